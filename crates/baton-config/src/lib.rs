@@ -8,3 +8,4 @@
 //! crate panics on bad input, and it does no I/O beyond reading the configuration files.
 
 pub mod keywords;
+pub mod tokenizer;
