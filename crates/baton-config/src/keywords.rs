@@ -128,6 +128,10 @@ struct RawKeyword {
     /// Why it has this status, or what it does; shown in warnings, errors and docs.
     #[serde(default)]
     note: String,
+    /// For `bind` and `server` options: how many value words follow the option, so that the
+    /// rest of a line can still be checked after an option baton does not implement.
+    #[serde(default)]
+    args: u8,
 }
 
 /// The file's top level.
@@ -149,6 +153,8 @@ pub struct Keyword {
     pub status: Status,
     /// Why, in one sentence; may be empty for plainly supported keywords.
     pub note: String,
+    /// Value words that follow a `bind`/`server` option.
+    pub args: u8,
 }
 
 /// The parsed table with an index by (context, name).
@@ -203,7 +209,7 @@ impl KeywordTable {
                     return Err(TableError::Duplicate { keyword: name, context });
                 }
             }
-            keywords.push(Keyword { name, contexts, status: row.status, note: row.note });
+            keywords.push(Keyword { name, contexts, status: row.status, note: row.note, args: row.args });
         }
         Ok(KeywordTable { keywords, index, max_words })
     }

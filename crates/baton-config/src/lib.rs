@@ -7,5 +7,16 @@
 //! ([`check`]). Every problem is a [`diag::Diagnostic`] with its file and line; nothing in this
 //! crate panics on bad input, and it does no I/O beyond reading the configuration files.
 
+pub mod check;
+pub mod condition;
+pub mod diag;
 pub mod keywords;
+pub mod load;
+pub mod model;
+pub mod source;
+pub mod values;
 pub mod tokenizer;
+
+pub use diag::{Diagnostic, Severity, Verdict};
+pub use load::{load_paths, load_paths_with_env, load_str, Loaded};
+pub use model::Config;
