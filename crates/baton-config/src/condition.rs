@@ -42,7 +42,10 @@ where
     F: Fn(&str) -> Option<String>,
 {
     let text = words.join(" ");
-    let fail = |reason: String| ConditionError { text: text.clone(), reason };
+    let fail = |reason: String| ConditionError {
+        text: text.clone(),
+        reason,
+    };
     let mut pairs =
         ConditionParser::parse(Rule::condition, &text).map_err(|_| fail(String::new()))?;
     let root = pairs.next().expect("pest yields the condition rule");
@@ -72,7 +75,10 @@ fn eval_and<F: Fn(&str) -> Option<String>>(pair: Pair<'_, Rule>, env: &F) -> Res
 }
 
 /// `!...term`
-fn eval_unary<F: Fn(&str) -> Option<String>>(pair: Pair<'_, Rule>, env: &F) -> Result<bool, String> {
+fn eval_unary<F: Fn(&str) -> Option<String>>(
+    pair: Pair<'_, Rule>,
+    env: &F,
+) -> Result<bool, String> {
     let mut negate = false;
     let mut value = false;
     for part in pair.into_inner() {
@@ -96,7 +102,10 @@ fn eval_call<F: Fn(&str) -> Option<String>>(pair: Pair<'_, Rule>, env: &F) -> Re
         if args.len() == n {
             Ok(())
         } else {
-            Err(format!(": '{name}' takes {n} argument(s), {} given", args.len()))
+            Err(format!(
+                ": '{name}' takes {n} argument(s), {} given",
+                args.len()
+            ))
         }
     };
     match name {
@@ -135,7 +144,9 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
         let nums = numbers.split('.').map(|p| p.parse().unwrap_or(0)).collect();
         // A pre-release sorts below the release; among pre-releases, by their number.
         let pre = suffix.map(|s| {
-            s.trim_start_matches(|c: char| c.is_ascii_alphabetic()).parse().unwrap_or(0)
+            s.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .parse()
+                .unwrap_or(0)
         });
         (nums, pre)
     }
@@ -162,7 +173,11 @@ mod tests {
     use super::*;
 
     fn eval(text: &str) -> Result<bool, ConditionError> {
-        let words: Vec<String> = text.split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
+        let words: Vec<String> = text
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
         evaluate(&words, |n| (n == "HOME").then(|| "/root".to_string()))
     }
 

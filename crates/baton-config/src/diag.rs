@@ -46,7 +46,10 @@ pub struct Location {
 impl Location {
     /// A location in `file` at `line`.
     pub fn new(file: &Arc<str>, line: usize) -> Self {
-        Location { file: Arc::clone(file), line }
+        Location {
+            file: Arc::clone(file),
+            line,
+        }
     }
 }
 
@@ -72,12 +75,22 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An alert at `location`.
     pub fn alert(location: Option<Location>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Alert, location, message: message.into(), detail: Vec::new() }
+        Diagnostic {
+            severity: Severity::Alert,
+            location,
+            message: message.into(),
+            detail: Vec::new(),
+        }
     }
 
     /// A warning at `location`.
     pub fn warning(location: Option<Location>, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, location, message: message.into(), detail: Vec::new() }
+        Diagnostic {
+            severity: Severity::Warning,
+            location,
+            message: message.into(),
+            detail: Vec::new(),
+        }
     }
 
     /// The text after `config : `, without the severity tag.

@@ -14,8 +14,8 @@ pub mod keywords;
 pub mod load;
 pub mod model;
 pub mod source;
-pub mod values;
 pub mod tokenizer;
+pub mod values;
 
 pub use diag::{Diagnostic, Severity, Verdict};
 pub use load::{load_paths, load_paths_with_env, load_str, Loaded};

@@ -22,13 +22,18 @@ pub struct Config {
 impl Config {
     /// The proxy named `name` that can act as a backend.
     pub fn backend(&self, name: &str) -> Option<&Proxy> {
-        self.proxies.iter().find(|p| p.name == name && p.kind.is_backend())
+        self.proxies
+            .iter()
+            .find(|p| p.name == name && p.kind.is_backend())
     }
 
     /// Whether any proxy or the runtime API listens somewhere.
     pub fn has_listener(&self) -> bool {
         !self.global.stats_sockets.is_empty()
-            || self.proxies.iter().any(|p| p.kind.is_frontend() && !p.binds.is_empty())
+            || self
+                .proxies
+                .iter()
+                .any(|p| p.kind.is_frontend() && !p.binds.is_empty())
     }
 }
 

@@ -32,7 +32,11 @@ pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, Vec<Diagnostic>) {
                 }
                 Err(e) => diagnostics.push(Diagnostic::alert(
                     None,
-                    format!("Could not open configuration directory {} : {}", path.display(), describe(&e)),
+                    format!(
+                        "Cannot open configuration file/directory {} : {}",
+                        path.display(),
+                        describe(&e)
+                    ),
                 )),
             },
             _ => read_one(path, &mut files, &mut diagnostics),
@@ -57,10 +61,17 @@ fn list_cfg_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Reads one file, or records why not.
 fn read_one(path: &Path, files: &mut Vec<SourceFile>, diagnostics: &mut Vec<Diagnostic>) {
     match std::fs::read(path) {
-        Ok(bytes) => files.push(SourceFile { name: display_path(path), bytes }),
+        Ok(bytes) => files.push(SourceFile {
+            name: display_path(path),
+            bytes,
+        }),
         Err(e) => diagnostics.push(Diagnostic::alert(
             None,
-            format!("Could not open configuration file {} : {}", path.display(), describe(&e)),
+            format!(
+                "Cannot open configuration file/directory {} : {}",
+                path.display(),
+                describe(&e)
+            ),
         )),
     }
 }
@@ -106,7 +117,10 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = RawLine<'_>> {
         let mut problem = None;
         let mut content = line;
         if let Some(nul) = line.iter().position(|&b| b == 0) {
-            problem = Some(format!("NUL character at position {} is not permitted", nul + 1));
+            problem = Some(format!(
+                "NUL character at position {} is not permitted",
+                nul + 1
+            ));
             content = &line[..nul];
         } else if !has_newline {
             problem = Some(format!(
@@ -117,7 +131,11 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = RawLine<'_>> {
         if let Some(cr) = content.iter().position(|&b| b == b'\r') {
             content = &content[..cr];
         }
-        Some(RawLine { number, bytes: content, problem })
+        Some(RawLine {
+            number,
+            bytes: content,
+            problem,
+        })
     })
 }
 
@@ -152,7 +170,10 @@ mod tests {
         }
         let (files, diags) = read_sources(&[dir.path().to_path_buf()]);
         assert!(diags.is_empty());
-        let names: Vec<_> = files.iter().map(|f| f.name.rsplit('/').next().unwrap().to_string()).collect();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.name.rsplit('/').next().unwrap().to_string())
+            .collect();
         assert_eq!(names, ["a.cfg", "b.cfg"]);
         let (_, diags) = read_sources(&[dir.path().join("missing.cfg")]);
         assert!(diags[0].message.contains("No such file or directory"));

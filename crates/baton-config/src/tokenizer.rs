@@ -73,7 +73,10 @@ where
             pest::error::InputLocation::Pos(p) => p + 1,
             pest::error::InputLocation::Span((p, _)) => p + 1,
         };
-        TokenizeError { kind: TokenizeErrorKind::UnmatchedQuote, column }
+        TokenizeError {
+            kind: TokenizeErrorKind::UnmatchedQuote,
+            column,
+        }
     })?;
     let line = pairs.next().expect("pest yields the line rule");
     let mut words = Vec::new();
@@ -81,13 +84,20 @@ where
         if pair.as_rule() != Rule::word {
             continue; // comment, EOI
         }
-        let mut builder = WordBuilder { words: &mut words, current: String::new(), started: false };
+        let mut builder = WordBuilder {
+            words: &mut words,
+            current: String::new(),
+            started: false,
+        };
         for piece in pair.into_inner() {
             builder.piece(piece, &env)?;
         }
         builder.finish();
         if words.len() > MAX_WORDS {
-            return Err(TokenizeError { kind: TokenizeErrorKind::TooManyWords, column: 1 });
+            return Err(TokenizeError {
+                kind: TokenizeErrorKind::TooManyWords,
+                column: 1,
+            });
         }
     }
     Ok(Line { words })
@@ -137,13 +147,19 @@ impl WordBuilder<'_> {
                 self.started = true;
                 for inner in pair.into_inner() {
                     if inner.as_rule() == Rule::unmatched_quote {
-                        return Err(TokenizeError { kind: TokenizeErrorKind::UnmatchedQuote, column });
+                        return Err(TokenizeError {
+                            kind: TokenizeErrorKind::UnmatchedQuote,
+                            column,
+                        });
                     }
                     self.piece(inner, env)?;
                 }
             }
             Rule::escape => {
-                let inner = pair.into_inner().next().expect("escape has one alternative");
+                let inner = pair
+                    .into_inner()
+                    .next()
+                    .expect("escape has one alternative");
                 match inner.as_rule() {
                     Rule::hex_escape => {
                         let value = u8::from_str_radix(&inner.as_str()[1..], 16)
@@ -154,7 +170,10 @@ impl WordBuilder<'_> {
                         self.started = true;
                     }
                     Rule::bad_hex => {
-                        return Err(TokenizeError { kind: TokenizeErrorKind::BadHex, column })
+                        return Err(TokenizeError {
+                            kind: TokenizeErrorKind::BadHex,
+                            column,
+                        })
                     }
                     Rule::known_escape => self.push_str(match inner.as_str() {
                         "n" => "\n",
@@ -177,7 +196,10 @@ impl WordBuilder<'_> {
         F: Fn(&str) -> Option<String>,
     {
         let dollar = pair.as_span().start() + 1;
-        let inner = pair.into_inner().next().expect("variable has one alternative");
+        let inner = pair
+            .into_inner()
+            .next()
+            .expect("variable has one alternative");
         match inner.as_rule() {
             Rule::var_name => {
                 let value = env(inner.as_str()).unwrap_or_default();
@@ -216,7 +238,9 @@ impl WordBuilder<'_> {
                         }
                     }
                 }
-                let value = env(name).or_else(|| default.map(str::to_string)).unwrap_or_default();
+                let value = env(name)
+                    .or_else(|| default.map(str::to_string))
+                    .unwrap_or_default();
                 if split_all {
                     let mut first = true;
                     for part in value.split(' ').filter(|p| !p.is_empty()) {
@@ -260,7 +284,10 @@ mod tests {
 
     #[test]
     fn blanks_split_words() {
-        assert_eq!(words("  bind\t:80 \x0b x\x0cy  "), ["bind", ":80", "x", "y"]);
+        assert_eq!(
+            words("  bind\t:80 \x0b x\x0cy  "),
+            ["bind", ":80", "x", "y"]
+        );
         assert!(words("").is_empty());
         assert!(words("   \t ").is_empty());
     }
@@ -293,7 +320,10 @@ mod tests {
 
     #[test]
     fn double_quotes_expand_variables() {
-        assert_eq!(words(r#""$HOME:x" "${HOME}y" "\$x" "a\"b""#), ["/root:x", "/rooty", "$x", "a\"b"]);
+        assert_eq!(
+            words(r#""$HOME:x" "${HOME}y" "\$x" "a\"b""#),
+            ["/root:x", "/rooty", "$x", "a\"b"]
+        );
         assert_eq!(words(r#""$NOPE""#), [""]);
         assert_eq!(words(r#""$A-x" "$EMPTY""#), ["-x", ""]);
         assert_eq!(words("$HOME ${HOME}"), ["$HOME", "${HOME}"]);
@@ -302,7 +332,10 @@ mod tests {
 
     #[test]
     fn defaults_apply_only_when_unset() {
-        assert_eq!(words(r#""${NOPE-dflt}" "${EMPTY-dflt}" "${HOME-x}""#), ["dflt", "", "/root"]);
+        assert_eq!(
+            words(r#""${NOPE-dflt}" "${EMPTY-dflt}" "${HOME-x}""#),
+            ["dflt", "", "/root"]
+        );
         assert_eq!(words(r#""${NOPE-}""#), [""]);
     }
 
@@ -310,8 +343,14 @@ mod tests {
     fn split_expansion_makes_words() {
         assert_eq!(words(r#""${SPL[*]}""#), ["a", "b", "c"]);
         assert_eq!(words(r#""x${SPL[*]}y""#), ["xa", "b", "cy"]);
-        assert!(words(r#""${EMPTY[*]}""#) == [""], "an empty quoted word remains a word");
-        assert_eq!(error(r#".notice "${SPL[x]}""#), (TokenizeErrorKind::BadWordExpansion, 15));
+        assert!(
+            words(r#""${EMPTY[*]}""#) == [""],
+            "an empty quoted word remains a word"
+        );
+        assert_eq!(
+            error(r#".notice "${SPL[x]}""#),
+            (TokenizeErrorKind::BadWordExpansion, 15)
+        );
     }
 
     #[test]
@@ -322,11 +361,26 @@ mod tests {
 
     #[test]
     fn variable_errors_point_where_haproxy_does() {
-        assert_eq!(error(r#".notice "$1""#), (TokenizeErrorKind::BadVariableStart, 11));
-        assert_eq!(error(r#".notice "${1}""#), (TokenizeErrorKind::UnmatchedBrace, 11));
-        assert_eq!(error(r#".notice "${NOPE""#), (TokenizeErrorKind::UnmatchedBrace, 11));
-        assert_eq!(error(r#".notice "$""#), (TokenizeErrorKind::BadVariableStart, 11));
-        assert_eq!(error(r#".notice "unterminated"#), (TokenizeErrorKind::UnmatchedQuote, 9));
+        assert_eq!(
+            error(r#".notice "$1""#),
+            (TokenizeErrorKind::BadVariableStart, 11)
+        );
+        assert_eq!(
+            error(r#".notice "${1}""#),
+            (TokenizeErrorKind::UnmatchedBrace, 11)
+        );
+        assert_eq!(
+            error(r#".notice "${NOPE""#),
+            (TokenizeErrorKind::UnmatchedBrace, 11)
+        );
+        assert_eq!(
+            error(r#".notice "$""#),
+            (TokenizeErrorKind::BadVariableStart, 11)
+        );
+        assert_eq!(
+            error(r#".notice "unterminated"#),
+            (TokenizeErrorKind::UnmatchedQuote, 9)
+        );
     }
 
     #[test]

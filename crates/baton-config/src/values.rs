@@ -22,13 +22,17 @@ pub enum TimeUnit {
 
 /// Parses `10`, `10ms`, `1.5s`? (no: integers only, as HAProxy), `2m`, `1h`, `1d`, `100us`.
 pub fn parse_time(text: &str, default: TimeUnit) -> Result<Duration, String> {
-    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     if digits_end == 0 {
-        return Err(format!("expects a time value (a number and an optional unit), got '{text}'"));
+        return Err(format!(
+            "expects a time value (a number and an optional unit), got '{text}'"
+        ));
     }
-    let number: u64 = text[..digits_end]
-        .parse()
-        .map_err(|_| format!("timer overflow in '{text}' (maximum value is {MAX_TIMER_MS} ms or ~24.8 days)"))?;
+    let number: u64 = text[..digits_end].parse().map_err(|_| {
+        format!("timer overflow in '{text}' (maximum value is {MAX_TIMER_MS} ms or ~24.8 days)")
+    })?;
     let unit = &text[digits_end..];
     let micros_per: u64 = match unit {
         "" => match default {
@@ -41,12 +45,10 @@ pub fn parse_time(text: &str, default: TimeUnit) -> Result<Duration, String> {
         "m" => 60_000_000,
         "h" => 3_600_000_000,
         "d" => 86_400_000_000,
-        _ => {
-            return Err(format!(
-                "unexpected character '{}' in time value '{text}' (valid units: us, ms, s, m, h, d)",
-                unit.chars().next().unwrap_or(' ')
-            ))
-        }
+        _ => return Err(format!(
+            "unexpected character '{}' in time value '{text}' (valid units: us, ms, s, m, h, d)",
+            unit.chars().next().unwrap_or(' ')
+        )),
     };
     let micros = number
         .checked_mul(micros_per)
@@ -59,10 +61,12 @@ pub fn parse_time(text: &str, default: TimeUnit) -> Result<Duration, String> {
 
 /// Parses a size with an optional `k`, `m` or `g` suffix (powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let number: u64 = text[..digits_end]
-        .parse()
-        .map_err(|_| format!("expects a size (a number and an optional k, m or g), got '{text}'"))?;
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..digits_end].parse().map_err(|_| {
+        format!("expects a size (a number and an optional k, m or g), got '{text}'")
+    })?;
     let factor = match &text[digits_end..] {
         "" => 1,
         "k" | "K" => 1 << 10,
@@ -70,7 +74,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "g" | "G" => 1 << 30,
         other => return Err(format!("unknown size unit '{other}' in '{text}'")),
     };
-    number.checked_mul(factor).ok_or_else(|| format!("size '{text}' is too large"))
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("size '{text}' is too large"))
 }
 
 /// Parses a non-negative integer that must fit `max`.
@@ -85,7 +91,9 @@ pub fn parse_uint(text: &str, max: u64) -> Result<u64, String> {
 /// Parses a user or group given by name; `numeric` says it came from `uid`/`gid`.
 pub fn parse_identity(text: &str, numeric: bool) -> Result<Identity, String> {
     if numeric {
-        text.parse().map(Identity::Id).map_err(|_| format!("expects a numeric id, got '{text}'"))
+        text.parse()
+            .map(Identity::Id)
+            .map_err(|_| format!("expects a numeric id, got '{text}'"))
     } else if text.is_empty() {
         Err("expects a name".into())
     } else {
@@ -99,7 +107,9 @@ pub fn parse_network(text: &str) -> Result<Network, String> {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
     };
-    let addr: IpAddr = addr.parse().map_err(|_| format!("invalid network address '{text}'"))?;
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("invalid network address '{text}'"))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
         None => max,
@@ -130,7 +140,9 @@ pub fn parse_listen_address(text: &str) -> Result<Vec<ListenAddress>, String> {
         Some("abns") => return Ok(vec![ListenAddress::Abstract(rest.to_string())]),
         Some("ipv4") | Some("ipv6") | Some("tcp") | Some("tcp4") | Some("tcp6") | None => {}
         Some(other) => {
-            return Err(format!("address prefix '{other}@' is not supported by baton in '{text}'"))
+            return Err(format!(
+                "address prefix '{other}@' is not supported by baton in '{text}'"
+            ))
         }
     }
     if prefix.is_none() && rest.starts_with('/') {
@@ -152,7 +164,9 @@ pub fn parse_listen_address(text: &str) -> Result<Vec<ListenAddress>, String> {
     };
     let family = match (ip, family_hint) {
         (Some(IpAddr::V4(_)), Some(Family::V6)) | (Some(IpAddr::V6(_)), Some(Family::V4)) => {
-            return Err(format!("address family does not match its prefix in '{text}'"))
+            return Err(format!(
+                "address family does not match its prefix in '{text}'"
+            ))
         }
         (Some(IpAddr::V4(_)), _) => Family::V4,
         (Some(IpAddr::V6(_)), _) => Family::V6,
@@ -163,7 +177,9 @@ pub fn parse_listen_address(text: &str) -> Result<Vec<ListenAddress>, String> {
         (ip, _) => ip,
     };
     let ports = parse_port_range(port).map_err(|e| format!("{e} in '{text}'"))?;
-    Ok(ports.map(|port| ListenAddress::Inet { ip, family, port }).collect())
+    Ok(ports
+        .map(|port| ListenAddress::Inet { ip, family, port })
+        .collect())
 }
 
 /// Splits `host:port`, `[v6]:port`, or a bare IPv6 address whose last `:` precedes the port.
@@ -202,13 +218,21 @@ fn parse_port_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String>
 
 /// Parses a server address `HOST[:PORT]`; the port may be absent (the client's port is used).
 pub fn parse_server_address(text: &str) -> Result<(Host, Option<u16>), String> {
-    let text = text.strip_prefix("ipv4@").or_else(|| text.strip_prefix("ipv6@")).unwrap_or(text);
+    let text = text
+        .strip_prefix("ipv4@")
+        .or_else(|| text.strip_prefix("ipv6@"))
+        .unwrap_or(text);
     if let Some(p) = text.split_once('@').map(|(p, _)| p) {
-        return Err(format!("address prefix '{p}@' is not supported by baton for servers"));
+        return Err(format!(
+            "address prefix '{p}@' is not supported by baton for servers"
+        ));
     }
     if let Ok(ip) = text.parse::<IpAddr>() {
         // A bare IPv6 address without a port ("::1") would otherwise split at its last colon.
-        if !(ip.is_ipv6() && text.matches(':').count() > 1 && split_host_port(text).0.parse::<IpAddr>().is_ok()) {
+        if !(ip.is_ipv6()
+            && text.matches(':').count() > 1
+            && split_host_port(text).0.parse::<IpAddr>().is_ok())
+        {
             return Ok((Host::Ip(ip), None));
         }
     }
@@ -218,7 +242,10 @@ pub fn parse_server_address(text: &str) -> Result<(Host, Option<u16>), String> {
         Some(p) if p.starts_with('+') || p.starts_with('-') => {
             return Err(format!("relative port '{p}' is not supported by baton"))
         }
-        Some(p) => Some(p.parse::<u16>().map_err(|_| format!("invalid port '{p}'"))?),
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("invalid port '{p}'"))?,
+        ),
     };
     if host.is_empty() {
         return Err(format!("missing address in '{text}'"));
@@ -229,7 +256,9 @@ pub fn parse_server_address(text: &str) -> Result<(Host, Option<u16>), String> {
     if host.contains('$') || host.contains('{') {
         return Err(format!("invalid address: '{host}'"));
     }
-    let valid = host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+    let valid = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
     if !valid {
         return Err(format!("invalid address: '{host}'"));
     }
@@ -238,7 +267,8 @@ pub fn parse_server_address(text: &str) -> Result<(Host, Option<u16>), String> {
 
 /// Whether `name` is a valid proxy or server name; returns the first bad character.
 pub fn invalid_name_char(name: &str) -> Option<char> {
-    name.chars().find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
+    name.chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')))
 }
 
 #[cfg(test)]
@@ -247,16 +277,41 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("10", TimeUnit::Millis), Ok(Duration::from_millis(10)));
-        assert_eq!(parse_time("10s", TimeUnit::Millis), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_time("2m", TimeUnit::Millis), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_time("1h", TimeUnit::Millis), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_time("1d", TimeUnit::Millis), Ok(Duration::from_secs(86400)));
-        assert_eq!(parse_time("100us", TimeUnit::Millis), Ok(Duration::from_micros(100)));
-        assert_eq!(parse_time("3", TimeUnit::Seconds), Ok(Duration::from_secs(3)));
-        assert!(parse_time("10x", TimeUnit::Millis).unwrap_err().contains("unexpected character 'x'"));
+        assert_eq!(
+            parse_time("10", TimeUnit::Millis),
+            Ok(Duration::from_millis(10))
+        );
+        assert_eq!(
+            parse_time("10s", TimeUnit::Millis),
+            Ok(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_time("2m", TimeUnit::Millis),
+            Ok(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_time("1h", TimeUnit::Millis),
+            Ok(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_time("1d", TimeUnit::Millis),
+            Ok(Duration::from_secs(86400))
+        );
+        assert_eq!(
+            parse_time("100us", TimeUnit::Millis),
+            Ok(Duration::from_micros(100))
+        );
+        assert_eq!(
+            parse_time("3", TimeUnit::Seconds),
+            Ok(Duration::from_secs(3))
+        );
+        assert!(parse_time("10x", TimeUnit::Millis)
+            .unwrap_err()
+            .contains("unexpected character 'x'"));
         assert!(parse_time("", TimeUnit::Millis).is_err());
-        assert!(parse_time("25d", TimeUnit::Millis).unwrap_err().contains("overflow"));
+        assert!(parse_time("25d", TimeUnit::Millis)
+            .unwrap_err()
+            .contains("overflow"));
         assert!(parse_time("99999999999999999999", TimeUnit::Millis).is_err());
     }
 
@@ -273,28 +328,64 @@ mod tests {
         use ListenAddress::*;
         assert_eq!(
             parse_listen_address(":80").unwrap(),
-            [Inet { ip: None, family: Family::V4, port: 80 }]
+            [Inet {
+                ip: None,
+                family: Family::V4,
+                port: 80
+            }]
         );
         assert_eq!(
             parse_listen_address("[::1]:8080").unwrap(),
-            [Inet { ip: Some("::1".parse().unwrap()), family: Family::V6, port: 8080 }]
+            [Inet {
+                ip: Some("::1".parse().unwrap()),
+                family: Family::V6,
+                port: 8080
+            }]
         );
         assert_eq!(
             parse_listen_address(":::80").unwrap(),
-            [Inet { ip: Some("::".parse().unwrap()), family: Family::V6, port: 80 }]
+            [Inet {
+                ip: Some("::".parse().unwrap()),
+                family: Family::V6,
+                port: 80
+            }]
         );
         assert_eq!(
             parse_listen_address("ipv6@:80").unwrap(),
-            [Inet { ip: Some("::".parse().unwrap()), family: Family::V6, port: 80 }]
+            [Inet {
+                ip: Some("::".parse().unwrap()),
+                family: Family::V6,
+                port: 80
+            }]
         );
-        assert_eq!(parse_listen_address("127.0.0.1:8000-8002").unwrap().len(), 3);
-        assert_eq!(parse_listen_address("/run/x.sock").unwrap(), [Unix("/run/x.sock".into())]);
-        assert_eq!(parse_listen_address("unix@rel.sock").unwrap(), [Unix("rel.sock".into())]);
-        assert_eq!(parse_listen_address("abns@x").unwrap(), [Abstract("x".into())]);
-        assert!(parse_listen_address("127.0.0.1").unwrap_err().contains("missing port"));
-        assert!(parse_listen_address("*:${PORT}").unwrap_err().contains("invalid port"));
-        assert!(parse_listen_address("mptcp@:80").unwrap_err().contains("mptcp@"));
-        assert!(parse_listen_address("1.2.3.4.5:80").unwrap_err().contains("invalid address"));
+        assert_eq!(
+            parse_listen_address("127.0.0.1:8000-8002").unwrap().len(),
+            3
+        );
+        assert_eq!(
+            parse_listen_address("/run/x.sock").unwrap(),
+            [Unix("/run/x.sock".into())]
+        );
+        assert_eq!(
+            parse_listen_address("unix@rel.sock").unwrap(),
+            [Unix("rel.sock".into())]
+        );
+        assert_eq!(
+            parse_listen_address("abns@x").unwrap(),
+            [Abstract("x".into())]
+        );
+        assert!(parse_listen_address("127.0.0.1")
+            .unwrap_err()
+            .contains("missing port"));
+        assert!(parse_listen_address("*:${PORT}")
+            .unwrap_err()
+            .contains("invalid port"));
+        assert!(parse_listen_address("mptcp@:80")
+            .unwrap_err()
+            .contains("mptcp@"));
+        assert!(parse_listen_address("1.2.3.4.5:80")
+            .unwrap_err()
+            .contains("invalid address"));
         assert!(parse_listen_address(":0").is_err());
         assert!(parse_listen_address(":90-80").is_err());
     }
@@ -305,10 +396,22 @@ mod tests {
             parse_server_address("10.0.0.1:80").unwrap(),
             (Host::Ip("10.0.0.1".parse().unwrap()), Some(80))
         );
-        assert_eq!(parse_server_address("10.0.0.1").unwrap(), (Host::Ip("10.0.0.1".parse().unwrap()), None));
-        assert_eq!(parse_server_address("[::1]:80").unwrap(), (Host::Ip("::1".parse().unwrap()), Some(80)));
-        assert_eq!(parse_server_address("::1").unwrap(), (Host::Ip("::1".parse().unwrap()), None));
-        assert_eq!(parse_server_address("web1:8080").unwrap(), (Host::Name("web1".into()), Some(8080)));
+        assert_eq!(
+            parse_server_address("10.0.0.1").unwrap(),
+            (Host::Ip("10.0.0.1".parse().unwrap()), None)
+        );
+        assert_eq!(
+            parse_server_address("[::1]:80").unwrap(),
+            (Host::Ip("::1".parse().unwrap()), Some(80))
+        );
+        assert_eq!(
+            parse_server_address("::1").unwrap(),
+            (Host::Ip("::1".parse().unwrap()), None)
+        );
+        assert_eq!(
+            parse_server_address("web1:8080").unwrap(),
+            (Host::Name("web1".into()), Some(8080))
+        );
         assert!(parse_server_address("${HOST}:80").is_err());
         assert!(parse_server_address("a:+1").is_err());
     }

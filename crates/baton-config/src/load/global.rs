@@ -37,7 +37,12 @@ impl Loader<'_> {
     }
 
     /// Parses one supported global directive.
-    fn global_directive(&mut self, at: &Location, name: &str, args: &[String]) -> Result<(), String> {
+    fn global_directive(
+        &mut self,
+        at: &Location,
+        name: &str,
+        args: &[String],
+    ) -> Result<(), String> {
         let g = &mut self.config.global;
         let one = |what: &str| -> Result<&String, String> {
             match args {
@@ -60,7 +65,9 @@ impl Loader<'_> {
             "master-worker" => {
                 match args.first().map(String::as_str) {
                     None | Some("no-exit-on-failure") => {}
-                    Some(other) => return Err(format!("cannot handle unexpected argument '{other}'")),
+                    Some(other) => {
+                        return Err(format!("cannot handle unexpected argument '{other}'"))
+                    }
                 }
                 g.master_worker = true;
             }
@@ -74,9 +81,16 @@ impl Loader<'_> {
             }
             "user" | "group" | "uid" | "gid" => {
                 let id = parse_identity(one("a value")?, name == "uid" || name == "gid")?;
-                let slot = if name == "user" || name == "uid" { &mut g.user } else { &mut g.group };
+                let slot = if name == "user" || name == "uid" {
+                    &mut g.user
+                } else {
+                    &mut g.group
+                };
                 if slot.replace(id).is_some() {
-                    self.warn(at, arg_error(name, "user/group already specified, overriding"));
+                    self.warn(
+                        at,
+                        arg_error(name, "user/group already specified, overriding"),
+                    );
                 }
             }
             "chroot" => g.chroot = Some(one("a directory")?.into()),
@@ -101,7 +115,11 @@ impl Loader<'_> {
                 g.mworker_max_reloads = parse_uint(one("an integer")?, u32::MAX as u64)? as u32
             }
             "stats socket" => self.stats_socket(at, args)?,
-            other => return Err(format!("no handler for supported keyword '{other}' (baton bug)")),
+            other => {
+                return Err(format!(
+                    "no handler for supported keyword '{other}' (baton bug)"
+                ))
+            }
         }
         Ok(())
     }

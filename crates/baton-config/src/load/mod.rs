@@ -37,7 +37,11 @@ pub struct Loaded {
 impl Loaded {
     /// What `haproxy -c` would conclude.
     pub fn verdict(&self) -> Verdict {
-        if self.diagnostics.iter().any(|d| d.severity == Severity::Alert) {
+        if self
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Alert)
+        {
             Verdict::Invalid
         } else if !self.config.has_listener() {
             Verdict::NoListener
@@ -68,7 +72,13 @@ pub fn load_paths_with_env(paths: &[PathBuf], env: Env<'_>) -> Loaded {
 
 /// Loads one configuration given as text (tests, fuzzing).
 pub fn load_str(name: &str, text: &str, env: Env<'_>) -> Loaded {
-    load_sources(&[SourceFile { name: Arc::from(name), bytes: text.as_bytes().to_vec() }], env)
+    load_sources(
+        &[SourceFile {
+            name: Arc::from(name),
+            bytes: text.as_bytes().to_vec(),
+        }],
+        env,
+    )
 }
 
 /// Loads already-read files.
@@ -148,12 +158,14 @@ impl<'e> Loader<'e> {
 
     /// Records an alert.
     pub(crate) fn alert(&mut self, at: &Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::alert(Some(at.clone()), message));
+        self.diagnostics
+            .push(Diagnostic::alert(Some(at.clone()), message));
     }
 
     /// Records a warning.
     pub(crate) fn warn(&mut self, at: &Location, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::warning(Some(at.clone()), message));
+        self.diagnostics
+            .push(Diagnostic::warning(Some(at.clone()), message));
     }
 
     /// Reads one file; each file starts outside any section.
@@ -168,7 +180,10 @@ impl<'e> Loader<'e> {
             let text = match std::str::from_utf8(raw.bytes) {
                 Ok(t) => std::borrow::Cow::Borrowed(t),
                 Err(_) => {
-                    self.warn(&at, "line is not valid UTF-8; invalid bytes were replaced with U+FFFD");
+                    self.warn(
+                        &at,
+                        "line is not valid UTF-8; invalid bytes were replaced with U+FFFD",
+                    );
                     String::from_utf8_lossy(raw.bytes)
                 }
             };
@@ -199,7 +214,10 @@ impl<'e> Loader<'e> {
             Ok(line) => line.words,
             Err(e) => {
                 let mut d = Diagnostic::alert(Some(at.clone()), format!("{e}:"));
-                d.detail = vec![format!("  {text}"), format!("  {}^", " ".repeat(e.column - 1))];
+                d.detail = vec![
+                    format!("  {text}"),
+                    format!("  {}^", " ".repeat(e.column - 1)),
+                ];
                 self.diagnostics.push(d);
                 return;
             }
@@ -217,7 +235,10 @@ impl<'e> Loader<'e> {
             return;
         }
         // HAProxy's keyword parsers treat the first empty argument as the end of the line.
-        let end = words.iter().position(String::is_empty).unwrap_or(words.len());
+        let end = words
+            .iter()
+            .position(String::is_empty)
+            .unwrap_or(words.len());
         let words = &words[..end];
         if words.is_empty() {
             return;
@@ -227,9 +248,10 @@ impl<'e> Loader<'e> {
             return;
         }
         match &self.section {
-            Section::None => {
-                self.alert(at, format!("unknown keyword '{}' out of section.", words[0]))
-            }
+            Section::None => self.alert(
+                at,
+                format!("unknown keyword '{}' out of section.", words[0]),
+            ),
             Section::Skipped => {}
             Section::Global => self.global_line(at, words),
             Section::Proxy(_) => self.proxy_line(at, words),
@@ -264,7 +286,10 @@ impl<'e> Loader<'e> {
         match words[0].as_str() {
             ".if" => {
                 if self.conditions.len() >= condition::MAX_NESTING {
-                    self.alert(at, format!("too many nested '.if', max is {}.", condition::MAX_NESTING));
+                    self.alert(
+                        at,
+                        format!("too many nested '.if', max is {}.", condition::MAX_NESTING),
+                    );
                     // Still push, so the matching .endif balances.
                 }
                 let parent_active = self.active();
@@ -284,7 +309,10 @@ impl<'e> Loader<'e> {
                     return true;
                 };
                 if top.else_seen {
-                    self.alert(at, format!("'{}' after '.else' is not permitted.", words[0]));
+                    self.alert(
+                        at,
+                        format!("'{}' after '.else' is not permitted.", words[0]),
+                    );
                     return true;
                 }
                 let (parent_active, taken) = (top.parent_active, top.taken);
@@ -343,7 +371,8 @@ impl<'e> Loader<'e> {
             let proxy = *proxy;
             if proxy.kind == ProxyKind::Defaults {
                 if !proxy.name.is_empty() {
-                    self.named_defaults.insert(proxy.name.clone(), proxy.clone());
+                    self.named_defaults
+                        .insert(proxy.name.clone(), proxy.clone());
                 }
                 self.last_defaults = Some(proxy);
             } else {
@@ -358,7 +387,10 @@ impl<'e> Loader<'e> {
         if kw.status != Status::Supported {
             self.alert(
                 at,
-                format!("section '{}' is not supported by baton: {}.", kw.name, kw.note),
+                format!(
+                    "section '{}' is not supported by baton: {}.",
+                    kw.name, kw.note
+                ),
             );
             self.section = Section::Skipped;
             return;
@@ -366,7 +398,10 @@ impl<'e> Loader<'e> {
         let kind = match words[0].as_str() {
             "global" => {
                 if words.len() > 1 {
-                    self.alert(at, format!("'global' cannot handle unexpected argument '{}'.", words[1]));
+                    self.alert(
+                        at,
+                        format!("'global' cannot handle unexpected argument '{}'.", words[1]),
+                    );
                 }
                 self.seen_global = true;
                 self.section = Section::Global;
@@ -386,7 +421,10 @@ impl<'e> Loader<'e> {
         if let Some(bad) = crate::values::invalid_name_char(&name) {
             self.alert(
                 at,
-                format!("character '{bad}' is not permitted in '{}' name '{name}'.", words[0]),
+                format!(
+                    "character '{bad}' is not permitted in '{}' name '{name}'.",
+                    words[0]
+                ),
             );
             return;
         }
@@ -394,7 +432,13 @@ impl<'e> Loader<'e> {
         let mut parent = self.last_defaults.clone();
         if rest.first().map(String::as_str) == Some("from") {
             let Some(from) = rest.get(1) else {
-                self.alert(at, format!("'{}' : 'from' expects the name of a defaults section.", words[0]));
+                self.alert(
+                    at,
+                    format!(
+                        "'{}' : 'from' expects the name of a defaults section.",
+                        words[0]
+                    ),
+                );
                 return;
             };
             match self.named_defaults.get(from) {
@@ -402,7 +446,10 @@ impl<'e> Loader<'e> {
                 None => {
                     self.alert(
                         at,
-                        format!("{} '{name}': unable to find the defaults section '{from}'.", words[0]),
+                        format!(
+                            "{} '{name}': unable to find the defaults section '{from}'.",
+                            words[0]
+                        ),
                     );
                     return;
                 }
@@ -419,7 +466,13 @@ impl<'e> Loader<'e> {
                     ),
                 );
             } else {
-                self.alert(at, format!("'{}' cannot handle unexpected argument '{extra}'.", words[0]));
+                self.alert(
+                    at,
+                    format!(
+                        "'{}' cannot handle unexpected argument '{extra}'.",
+                        words[0]
+                    ),
+                );
             }
             return;
         }
@@ -466,11 +519,17 @@ impl<'e> Loader<'e> {
             Some((kw, n)) => match kw.status {
                 Status::Supported => Some((kw, n)),
                 Status::Warning => {
-                    self.warn(at, format!("'{}' is ignored by baton: {}.", kw.name, kw.note));
+                    self.warn(
+                        at,
+                        format!("'{}' is ignored by baton: {}.", kw.name, kw.note),
+                    );
                     None
                 }
                 Status::Unsupported => {
-                    self.alert(at, format!("'{}' is not supported by baton: {}.", kw.name, kw.note));
+                    self.alert(
+                        at,
+                        format!("'{}' is not supported by baton: {}.", kw.name, kw.note),
+                    );
                     None
                 }
             },
@@ -493,7 +552,9 @@ impl<'e> Loader<'e> {
             .filter_map(|n| n.strip_prefix(prefix.as_str()))
             .collect();
         if !family.is_empty() {
-            let got = words.get(1).map_or(String::new(), |w| format!(" (got '{w}')"));
+            let got = words
+                .get(1)
+                .map_or(String::new(), |w| format!(" (got '{w}')"));
             let mut known = family.clone();
             known.sort_unstable();
             known.dedup();
@@ -530,7 +591,10 @@ impl<'e> Loader<'e> {
         }
         let mut diagnostics = self.diagnostics;
         crate::check::check(&self.config, &mut diagnostics);
-        Loaded { config: self.config, diagnostics }
+        Loaded {
+            config: self.config,
+            diagnostics,
+        }
     }
 }
 

@@ -42,8 +42,14 @@ pub(crate) struct ListenerOptions {
 
 /// Splits `words` into (option, its values) steps using the table; reports problems.
 /// Calls `apply` for each supported option with its value words.
-fn walk_options<F>(loader: &mut Loader<'_>, at: &Location, line: &str, context: Context, words: &[String], mut apply: F)
-where
+fn walk_options<F>(
+    loader: &mut Loader<'_>,
+    at: &Location,
+    line: &str,
+    context: Context,
+    words: &[String],
+    mut apply: F,
+) where
     F: FnMut(&mut Loader<'_>, &str, &[String]) -> Result<usize, String>,
 {
     let table = loader.table;
@@ -58,7 +64,10 @@ where
                 .min()
                 .map(|(_, n)| format!("; did you mean '{n}' maybe ?"))
                 .unwrap_or_default();
-            loader.alert(at, arg_error(line, format!("unknown keyword '{word}'{hint}")));
+            loader.alert(
+                at,
+                arg_error(line, format!("unknown keyword '{word}'{hint}")),
+            );
             return; // its arity is unknown: the rest of the line cannot be split reliably
         };
         let values = &words[i + 1..];
@@ -72,9 +81,21 @@ where
             },
             status => {
                 if status == Status::Warning {
-                    loader.warn(at, arg_error(line, format!("option '{word}' is ignored by baton: {}.", kw.note)));
+                    loader.warn(
+                        at,
+                        arg_error(
+                            line,
+                            format!("option '{word}' is ignored by baton: {}.", kw.note),
+                        ),
+                    );
                 } else {
-                    loader.alert(at, arg_error(line, format!("option '{word}' is not supported by baton: {}.", kw.note)));
+                    loader.alert(
+                        at,
+                        arg_error(
+                            line,
+                            format!("option '{word}' is not supported by baton: {}.", kw.note),
+                        ),
+                    );
                 }
                 i += 1 + usize::from(kw.args).min(values.len());
             }
@@ -89,7 +110,13 @@ fn value<'a>(values: &'a [String], what: &str) -> Result<&'a String, String> {
 
 impl Loader<'_> {
     /// Parses the options of a `bind` (`stats == false`) or `stats socket` line.
-    pub(crate) fn listener_options(&mut self, at: &Location, line: &str, words: &[String], stats: bool) -> ListenerOptions {
+    pub(crate) fn listener_options(
+        &mut self,
+        at: &Location,
+        line: &str,
+        words: &[String],
+        stats: bool,
+    ) -> ListenerOptions {
         let mut o = ListenerOptions::default();
         walk_options(self, at, line, Context::Bind, words, |_, option, values| {
             let uint = |what: &str| -> Result<u32, String> {
@@ -105,10 +132,16 @@ impl Loader<'_> {
                 "interface" => o.interface = Some(value(values, "an interface name")?.clone()),
                 "mode" => {
                     let v = value(values, "an octal mode")?;
-                    o.mode = Some(u32::from_str_radix(v, 8).map_err(|_| format!("expects an octal mode, got '{v}'"))?);
+                    o.mode = Some(
+                        u32::from_str_radix(v, 8)
+                            .map_err(|_| format!("expects an octal mode, got '{v}'"))?,
+                    );
                 }
                 "user" | "uid" | "group" | "gid" => {
-                    let id = parse_identity(value(values, "a value")?, option == "uid" || option == "gid")?;
+                    let id = parse_identity(
+                        value(values, "a value")?,
+                        option == "uid" || option == "gid",
+                    )?;
                     if option == "user" || option == "uid" {
                         o.user = Some(id);
                     } else {
@@ -120,15 +153,25 @@ impl Loader<'_> {
                         "user" => Level::User,
                         "operator" => Level::Operator,
                         "admin" => Level::Admin,
-                        other => return Err(format!("only supports 'user', 'operator', and 'admin', got '{other}'")),
+                        other => {
+                            return Err(format!(
+                                "only supports 'user', 'operator', and 'admin', got '{other}'"
+                            ))
+                        }
                     }
                 }
                 "expose-fd" if stats => match value(values, "'listeners'")?.as_str() {
                     "listeners" => o.expose_fd_listeners = true,
                     _ => return Err("'expose-fd' only supports 'listeners'".into()),
                 },
-                "level" | "expose-fd" => return Err("is only valid on a 'stats socket' line".into()),
-                other => return Err(format!("no handler for supported option '{other}' (baton bug)")),
+                "level" | "expose-fd" => {
+                    return Err("is only valid on a 'stats socket' line".into())
+                }
+                other => {
+                    return Err(format!(
+                        "no handler for supported option '{other}' (baton bug)"
+                    ))
+                }
             }
             Ok(match option {
                 "v4v6" | "v6only" | "transparent" => 0,
@@ -136,57 +179,89 @@ impl Loader<'_> {
             })
         });
         if o.v4v6 && o.v6only {
-            self.alert(at, arg_error(line, "'v4v6' and 'v6only' are mutually exclusive"));
+            self.alert(
+                at,
+                arg_error(line, "'v4v6' and 'v6only' are mutually exclusive"),
+            );
         }
         o
     }
 
     /// Parses the options of a `server` or `default-server` line on top of `base`.
-    pub(crate) fn server_options(&mut self, at: &Location, line: &str, words: &[String], base: &ServerOptions) -> ServerOptions {
+    pub(crate) fn server_options(
+        &mut self,
+        at: &Location,
+        line: &str,
+        words: &[String],
+        base: &ServerOptions,
+    ) -> ServerOptions {
         let mut o = base.clone();
-        walk_options(self, at, line, Context::Server, words, |_, option, values| {
-            let time = || -> Result<std::time::Duration, String> {
-                let t = parse_time(value(values, "a time")?, TimeUnit::Millis)?;
-                if t.is_zero() {
-                    return Err("expects a positive time".into());
-                }
-                Ok(t)
-            };
-            let count = |max: u64| -> Result<u32, String> {
-                Ok(parse_uint(value(values, "an integer")?, max)? as u32)
-            };
-            match option {
-                "check" => o.check = true,
-                "backup" => o.backup = true,
-                "disabled" => o.disabled = true,
-                "enabled" => o.disabled = false,
-                "inter" => o.inter = time()?,
-                "fastinter" => o.fastinter = Some(time()?),
-                "downinter" => o.downinter = Some(time()?),
-                "rise" | "fall" => {
-                    let n = count(u32::MAX as u64)?;
-                    if n == 0 {
-                        return Err("expects a value greater than 0".into());
+        walk_options(
+            self,
+            at,
+            line,
+            Context::Server,
+            words,
+            |_, option, values| {
+                let time = || -> Result<std::time::Duration, String> {
+                    let t = parse_time(value(values, "a time")?, TimeUnit::Millis)?;
+                    if t.is_zero() {
+                        return Err("expects a positive time".into());
                     }
-                    if option == "rise" { o.rise = n } else { o.fall = n }
+                    Ok(t)
+                };
+                let count = |max: u64| -> Result<u32, String> {
+                    Ok(parse_uint(value(values, "an integer")?, max)? as u32)
+                };
+                match option {
+                    "check" => o.check = true,
+                    "backup" => o.backup = true,
+                    "disabled" => o.disabled = true,
+                    "enabled" => o.disabled = false,
+                    "inter" => o.inter = time()?,
+                    "fastinter" => o.fastinter = Some(time()?),
+                    "downinter" => o.downinter = Some(time()?),
+                    "rise" | "fall" => {
+                        let n = count(u32::MAX as u64)?;
+                        if n == 0 {
+                            return Err("expects a value greater than 0".into());
+                        }
+                        if option == "rise" {
+                            o.rise = n
+                        } else {
+                            o.fall = n
+                        }
+                    }
+                    "port" => {
+                        let v = value(values, "a port")?;
+                        o.check_port = Some(
+                            v.parse::<u16>()
+                                .ok()
+                                .filter(|&p| p > 0)
+                                .ok_or_else(|| format!("invalid port '{v}'"))?,
+                        );
+                    }
+                    "addr" => {
+                        let v = value(values, "an address")?;
+                        o.check_addr = Some(
+                            v.parse::<IpAddr>()
+                                .map_err(|_| format!("invalid address '{v}'"))?,
+                        );
+                    }
+                    "weight" => o.weight = count(256)?,
+                    "maxconn" => o.maxconn = count(u32::MAX as u64)?,
+                    other => {
+                        return Err(format!(
+                            "no handler for supported option '{other}' (baton bug)"
+                        ))
+                    }
                 }
-                "port" => {
-                    let v = value(values, "a port")?;
-                    o.check_port = Some(v.parse::<u16>().ok().filter(|&p| p > 0).ok_or_else(|| format!("invalid port '{v}'"))?);
-                }
-                "addr" => {
-                    let v = value(values, "an address")?;
-                    o.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("invalid address '{v}'"))?);
-                }
-                "weight" => o.weight = count(256)?,
-                "maxconn" => o.maxconn = count(u32::MAX as u64)?,
-                other => return Err(format!("no handler for supported option '{other}' (baton bug)")),
-            }
-            Ok(match option {
-                "check" | "backup" | "disabled" | "enabled" => 0,
-                _ => 1,
-            })
-        });
+                Ok(match option {
+                    "check" | "backup" | "disabled" | "enabled" => 0,
+                    _ => 1,
+                })
+            },
+        );
         o
     }
 }

@@ -16,7 +16,9 @@ use crate::values::{
 impl Loader<'_> {
     /// One line of a proxy section.
     pub(super) fn proxy_line(&mut self, at: &Location, words: &[String]) {
-        let Section::Proxy(proxy) = &self.section else { return };
+        let Section::Proxy(proxy) = &self.section else {
+            return;
+        };
         let context = match proxy.kind {
             ProxyKind::Defaults => Context::Defaults,
             ProxyKind::Frontend => Context::Frontend,
@@ -58,7 +60,13 @@ impl Loader<'_> {
     }
 
     /// Parses one supported proxy directive.
-    fn proxy_directive(&mut self, at: &Location, name: &str, args: &[String], prefix: Option<&str>) -> Result<(), String> {
+    fn proxy_directive(
+        &mut self,
+        at: &Location,
+        name: &str,
+        args: &[String],
+        prefix: Option<&str>,
+    ) -> Result<(), String> {
         let one = |what: &str| -> Result<&String, String> {
             match args {
                 [v] => Ok(v),
@@ -100,14 +108,21 @@ impl Loader<'_> {
                 let mode = match one("'tcp' or 'http'")?.as_str() {
                     "tcp" => Mode::Tcp,
                     "http" => Mode::Http,
-                    "health" => return Err("'mode health' was removed in HAProxy 2.4 and is not supported".into()),
+                    "health" => {
+                        return Err(
+                            "'mode health' was removed in HAProxy 2.4 and is not supported".into(),
+                        )
+                    }
                     other => return Err(format!("unknown proxy mode '{other}'")),
                 };
                 let p = self.current();
                 p.mode = mode;
                 p.mode_explicit = true;
             }
-            "maxconn" => self.current().maxconn = Some(parse_uint(one("an integer")?, u32::MAX as u64)? as u32),
+            "maxconn" => {
+                self.current().maxconn =
+                    Some(parse_uint(one("an integer")?, u32::MAX as u64)? as u32)
+            }
             "retries" => self.current().retries = parse_uint(one("an integer")?, 1000)? as u32,
             "grace" => self.current().grace = Some(parse_time(one("a time")?, TimeUnit::Millis)?),
             "balance" => {
@@ -130,7 +145,9 @@ impl Loader<'_> {
                     other => return Err(format!("unknown balancing algorithm '{other}'")),
                 };
                 if let Some(extra) = args.get(1) {
-                    return Err(format!("options of 'balance {algo}' are not supported by baton (got '{extra}')"));
+                    return Err(format!(
+                        "options of 'balance {algo}' are not supported by baton (got '{extra}')"
+                    ));
                 }
                 self.current().balance = balance;
             }
@@ -168,7 +185,11 @@ impl Loader<'_> {
                     self.current().forwardfor = None;
                     return Ok(());
                 }
-                let mut ff = ForwardFor { header: "X-Forwarded-For".into(), except: None, if_none: false };
+                let mut ff = ForwardFor {
+                    header: "X-Forwarded-For".into(),
+                    except: None,
+                    if_none: false,
+                };
                 let mut i = 0;
                 while i < args.len() {
                     match args[i].as_str() {
@@ -178,14 +199,19 @@ impl Loader<'_> {
                             i += 2;
                         }
                         "header" => {
-                            ff.header = args.get(i + 1).ok_or("'header' expects a header name")?.clone();
+                            ff.header = args
+                                .get(i + 1)
+                                .ok_or("'header' expects a header name")?
+                                .clone();
                             i += 2;
                         }
                         "if-none" => {
                             ff.if_none = true;
                             i += 1;
                         }
-                        other => return Err(format!("unknown argument '{other}' (expects 'except', 'header' or 'if-none')")),
+                        other => return Err(format!(
+                            "unknown argument '{other}' (expects 'except', 'header' or 'if-none')"
+                        )),
                     }
                 }
                 self.current().forwardfor = Some(ff);
@@ -208,9 +234,12 @@ impl Loader<'_> {
                     [uri] => check.uri = uri.clone(),
                     [method, uri] => (check.method, check.uri) = (method.clone(), uri.clone()),
                     [method, uri, version] => {
-                        (check.method, check.uri, check.version) = (method.clone(), uri.clone(), version.clone())
+                        (check.method, check.uri, check.version) =
+                            (method.clone(), uri.clone(), version.clone())
                     }
-                    [_, _, _, extra, ..] => return Err(format!("cannot handle unexpected argument '{extra}'")),
+                    [_, _, _, extra, ..] => {
+                        return Err(format!("cannot handle unexpected argument '{extra}'"))
+                    }
                 }
                 self.current().http_check = Some(check);
             }
@@ -221,8 +250,14 @@ impl Loader<'_> {
                         .ok()
                         .filter(|s| (100..=599).contains(s))
                         .ok_or_else(|| format!("expects an HTTP status code, got '{value}'"))?,
-                    [kind, ..] if kind == "status" => return Err("'status' expects exactly one status code".into()),
-                    _ => return Err("only 'http-check expect status <code>' is supported by baton".into()),
+                    [kind, ..] if kind == "status" => {
+                        return Err("'status' expects exactly one status code".into())
+                    }
+                    _ => {
+                        return Err(
+                            "only 'http-check expect status <code>' is supported by baton".into(),
+                        )
+                    }
                 };
                 let p = self.current();
                 let check = p.http_check.get_or_insert_with(|| HttpCheck {
@@ -234,7 +269,12 @@ impl Loader<'_> {
                 check.expect_status = Some(status);
             }
             "http-request return" => {
-                let mut ret = HttpReturn { status: 200, content_type: None, body: None, location: at.clone() };
+                let mut ret = HttpReturn {
+                    status: 200,
+                    content_type: None,
+                    body: None,
+                    location: at.clone(),
+                };
                 let mut i = 0;
                 while i < args.len() {
                     let value = args.get(i + 1);
@@ -244,16 +284,25 @@ impl Loader<'_> {
                                 .parse::<u16>()
                                 .ok()
                                 .filter(|s| (200..=599).contains(s))
-                                .ok_or_else(|| format!("'status' expects a status code between 200 and 599, got '{v}'"))?
+                                .ok_or_else(|| {
+                                format!(
+                                    "'status' expects a status code between 200 and 599, got '{v}'"
+                                )
+                            })?
                         }
                         ("content-type", Some(v)) => ret.content_type = Some(v.clone()),
                         ("string", Some(v)) => ret.body = Some(v.clone()),
                         ("if" | "unless", _) => {
-                            return Err("conditions are not supported by baton yet (they arrive with ACLs)".into())
+                            return Err(
+                                "conditions are not supported by baton yet (they arrive with ACLs)"
+                                    .into(),
+                            )
                         }
-                        (other @ ("lf-string" | "file" | "lf-file" | "hdr" | "errorfile" | "errorfiles" | "default-errorfiles"), _) => {
-                            return Err(format!("'{other}' is not supported by baton yet"))
-                        }
+                        (
+                            other @ ("lf-string" | "file" | "lf-file" | "hdr" | "errorfile"
+                            | "errorfiles" | "default-errorfiles"),
+                            _,
+                        ) => return Err(format!("'{other}' is not supported by baton yet")),
                         (other @ ("status" | "content-type" | "string"), None) => {
                             return Err(format!("'{other}' expects a value"))
                         }
@@ -266,11 +315,17 @@ impl Loader<'_> {
                 }
                 let p = self.current();
                 if p.http_return.is_some() {
-                    return Err("only one 'http-request return' per proxy is supported by baton yet".into());
+                    return Err(
+                        "only one 'http-request return' per proxy is supported by baton yet".into(),
+                    );
                 }
                 p.http_return = Some(ret);
             }
-            other => return Err(format!("no handler for supported keyword '{other}' (baton bug)")),
+            other => {
+                return Err(format!(
+                    "no handler for supported keyword '{other}' (baton bug)"
+                ))
+            }
         }
         Ok(())
     }
@@ -278,7 +333,9 @@ impl Loader<'_> {
     /// `bind ADDR[,ADDR...] [options]`.
     fn bind(&mut self, at: &Location, args: &[String]) -> Result<(), String> {
         let Some(list) = args.first() else {
-            return Err("expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments".into());
+            return Err(
+                "expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments".into(),
+            );
         };
         let mut addresses = Vec::new();
         for part in list.split(',') {
@@ -310,7 +367,9 @@ impl Loader<'_> {
             return Err("expects <name> and <addr>[:<port>] as arguments".into());
         };
         if let Some(bad) = invalid_name_char(name) {
-            return Err(format!("character '{bad}' is not permitted in server name '{name}'"));
+            return Err(format!(
+                "character '{bad}' is not permitted in server name '{name}'"
+            ));
         }
         let (host, port) = parse_server_address(address)?;
         let proxy_name = self.current().name.clone();
@@ -322,8 +381,19 @@ impl Loader<'_> {
             return Err(message);
         }
         let base = self.current().default_server.clone();
-        let options = self.server_options(at, &format!("server {proxy_name}/{name}"), &args[2..], &base);
-        self.current().servers.push(Server { name: name.clone(), host, port, options, location: at.clone() });
+        let options = self.server_options(
+            at,
+            &format!("server {proxy_name}/{name}"),
+            &args[2..],
+            &base,
+        );
+        self.current().servers.push(Server {
+            name: name.clone(),
+            host,
+            port,
+            options,
+            location: at.clone(),
+        });
         Ok(())
     }
 }
