@@ -270,6 +270,15 @@ impl KeywordTable {
             .map(|k| k.name.as_str())
     }
 
+    /// The known keyword of `context` closest to a misspelt `word`, if one is close enough.
+    pub fn suggest(&self, context: Context, word: &str) -> Option<&str> {
+        self.names_in(context)
+            .map(|n| (strsim::damerau_levenshtein(word, n), n))
+            .filter(|(d, n)| *d <= 2.max(n.len() / 3))
+            .min()
+            .map(|(_, n)| n)
+    }
+
     /// Renders the table as Markdown, one table per context; `docs/keywords.md` is this text.
     pub fn to_markdown(&self) -> String {
         let mut out = String::from(

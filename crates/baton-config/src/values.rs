@@ -45,10 +45,12 @@ pub fn parse_time(text: &str, default: TimeUnit) -> Result<Duration, String> {
         "m" => 60_000_000,
         "h" => 3_600_000_000,
         "d" => 86_400_000_000,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "unexpected character '{}' in time value '{text}' (valid units: us, ms, s, m, h, d)",
             unit.chars().next().unwrap_or(' ')
-        )),
+        ))
+        }
     };
     let micros = number
         .checked_mul(micros_per)

@@ -22,13 +22,22 @@ fn corpus_dir() -> PathBuf {
 /// Runs a checker with a fixed, minimal environment; returns (exit code, stderr+stdout).
 fn run(program: &str, files: &[PathBuf], dir: &Path) -> (i32, String) {
     let mut cmd = Command::new(program);
-    cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/bin").current_dir(dir).arg("-c");
+    cmd.env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/bin")
+        .current_dir(dir)
+        .arg("-c");
     for f in files {
         cmd.arg("-f").arg(f.file_name().unwrap());
     }
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    let code = out.status.code().unwrap_or_else(|| panic!("{program} was killed by a signal"));
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    let code = out
+        .status
+        .code()
+        .unwrap_or_else(|| panic!("{program} was killed by a signal"));
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     (code, text)
 }
 
@@ -49,8 +58,13 @@ fn stable(text: &str) -> Vec<String> {
 #[test]
 fn corpus_verdicts_and_snapshot() {
     let dir = corpus_dir();
-    assert!(dir.is_dir(), "corpus not found at {} (set BATON_CORPUS)", dir.display());
-    let haproxy = which("haproxy").expect("Debian's haproxy is needed for this test: apt-get install haproxy");
+    assert!(
+        dir.is_dir(),
+        "corpus not found at {} (set BATON_CORPUS)",
+        dir.display()
+    );
+    let haproxy = which("haproxy")
+        .expect("Debian's haproxy is needed for this test: apt-get install haproxy");
     let mut cases: Vec<Vec<PathBuf>> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -60,27 +74,43 @@ fn corpus_verdicts_and_snapshot() {
     cases.sort();
     assert_eq!(cases.len(), 30, "the corpus has 30 files");
     // 21 and 22 are two halves of one configuration.
-    let pair: Vec<PathBuf> = cases.iter().flatten().filter(|p| {
-        let n = p.file_name().unwrap().to_string_lossy();
-        n.starts_with("21-") || n.starts_with("22-")
-    }).cloned().collect();
+    let pair: Vec<PathBuf> = cases
+        .iter()
+        .flatten()
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy();
+            n.starts_with("21-") || n.starts_with("22-")
+        })
+        .cloned()
+        .collect();
     cases.push(pair);
 
     let mut snapshot = String::new();
     let mut failures = Vec::new();
     for files in &cases {
-        let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
         let (baton_rc, baton_out) = run(env!("CARGO_BIN_EXE_baton"), files, &dir);
         let (haproxy_rc, _) = run(&haproxy, files, &dir);
-        assert!(matches!(baton_rc, 0..=2), "{names:?}: baton exited {baton_rc}:\n{baton_out}");
+        assert!(
+            matches!(baton_rc, 0..=2),
+            "{names:?}: baton exited {baton_rc}:\n{baton_out}"
+        );
         let refuses_unsupported = baton_out.contains("not supported by baton");
         if haproxy_rc != 1 && baton_rc != haproxy_rc && !refuses_unsupported {
             failures.push(format!("{names:?}: haproxy rc {haproxy_rc}, baton rc {baton_rc} without naming an unsupported keyword"));
         }
         if haproxy_rc == 1 && baton_rc != 1 {
-            failures.push(format!("{names:?}: haproxy rejects it but baton exits {baton_rc}"));
+            failures.push(format!(
+                "{names:?}: haproxy rejects it but baton exits {baton_rc}"
+            ));
         }
-        snapshot.push_str(&format!("## {} — haproxy rc {haproxy_rc}, baton rc {baton_rc}\n", names.join(" + ")));
+        snapshot.push_str(&format!(
+            "## {} — haproxy rc {haproxy_rc}, baton rc {baton_rc}\n",
+            names.join(" + ")
+        ));
         for line in stable(&baton_out) {
             snapshot.push_str(&line);
             snapshot.push('\n');
@@ -107,8 +137,15 @@ fn corpus_verdicts_and_snapshot() {
 
 /// Finds a program on the usual paths.
 fn which(program: &str) -> Option<String> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
-        .iter()
-        .map(|d| format!("{d}/{program}"))
-        .find(|p| Path::new(p).exists())
+    [
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+    ]
+    .iter()
+    .map(|d| format!("{d}/{program}"))
+    .find(|p| Path::new(p).exists())
 }

@@ -574,11 +574,8 @@ impl<'e> Loader<'e> {
             );
         }
         let hint = table
-            .names_in(context)
-            .map(|n| (strsim::damerau_levenshtein(first, n), n))
-            .filter(|(d, n)| *d <= 2.max(n.len() / 3))
-            .min()
-            .map(|(_, n)| format!("; did you mean '{n}' maybe ?"))
+            .suggest(context, first)
+            .map(|n| format!("; did you mean '{n}' maybe ?"))
             .unwrap_or_default();
         format!("unknown keyword '{first}' in '{section}' section{hint}")
     }

@@ -41,7 +41,7 @@ pub(crate) struct ListenerOptions {
 }
 
 /// Splits `words` into (option, its values) steps using the table; reports problems.
-/// Calls `apply` for each supported option with its value words.
+/// Calls `apply` for each supported option with its value words (as many as the table's `args`).
 fn walk_options<F>(
     loader: &mut Loader<'_>,
     at: &Location,
@@ -50,7 +50,7 @@ fn walk_options<F>(
     words: &[String],
     mut apply: F,
 ) where
-    F: FnMut(&mut Loader<'_>, &str, &[String]) -> Result<usize, String>,
+    F: FnMut(&mut Loader<'_>, &str, &[String]) -> Result<(), String>,
 {
     let table = loader.table;
     let mut i = 0;
@@ -58,11 +58,8 @@ fn walk_options<F>(
         let word = words[i].as_str();
         let Some(kw) = table.get(context, word) else {
             let hint = table
-                .names_in(context)
-                .map(|n| (strsim::damerau_levenshtein(word, n), n))
-                .filter(|(d, n)| *d <= 2.max(n.len() / 3))
-                .min()
-                .map(|(_, n)| format!("; did you mean '{n}' maybe ?"))
+                .suggest(context, word)
+                .map(|n| format!("; did you mean '{n}' maybe ?"))
                 .unwrap_or_default();
             loader.alert(
                 at,
@@ -70,15 +67,14 @@ fn walk_options<F>(
             );
             return; // its arity is unknown: the rest of the line cannot be split reliably
         };
-        let values = &words[i + 1..];
+        let values = &words[i + 1..(i + 1 + usize::from(kw.args)).min(words.len())];
+        i += 1 + values.len();
         match kw.status {
-            Status::Supported => match apply(loader, word, values) {
-                Ok(used) => i += 1 + used,
-                Err(message) => {
+            Status::Supported => {
+                if let Err(message) = apply(loader, word, values) {
                     loader.alert(at, arg_error(line, format!("'{word}' : {message}")));
-                    i += 1 + usize::from(kw.args).min(values.len());
                 }
-            },
+            }
             status => {
                 if status == Status::Warning {
                     loader.warn(
@@ -97,7 +93,6 @@ fn walk_options<F>(
                         ),
                     );
                 }
-                i += 1 + usize::from(kw.args).min(values.len());
             }
         }
     }
@@ -173,10 +168,7 @@ impl Loader<'_> {
                     ))
                 }
             }
-            Ok(match option {
-                "v4v6" | "v6only" | "transparent" => 0,
-                _ => 1,
-            })
+            Ok(())
         });
         if o.v4v6 && o.v6only {
             self.alert(
@@ -256,10 +248,7 @@ impl Loader<'_> {
                         ))
                     }
                 }
-                Ok(match option {
-                    "check" | "backup" | "disabled" | "enabled" => 0,
-                    _ => 1,
-                })
+                Ok(())
             },
         );
         o

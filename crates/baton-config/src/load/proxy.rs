@@ -25,11 +25,9 @@ impl Loader<'_> {
             ProxyKind::Backend => Context::Backend,
             ProxyKind::Listen => Context::Listen,
         };
-        // `no option X` and `default option X` negate or reset an option.
+        // `no X` and `default X` negate or reset a keyword (`no option httplog`, `no log`).
         let (prefix, words) = match words[0].as_str() {
-            "no" | "default" if words.get(1).map(String::as_str) == Some("option") => {
-                (Some(words[0].as_str()), &words[1..])
-            }
+            "no" | "default" if words.len() > 1 => (Some(words[0].as_str()), &words[1..]),
             _ => (None, words),
         };
         let Some((kw, n)) = self.classify(at, context, words) else {
@@ -209,9 +207,11 @@ impl Loader<'_> {
                             ff.if_none = true;
                             i += 1;
                         }
-                        other => return Err(format!(
+                        other => {
+                            return Err(format!(
                             "unknown argument '{other}' (expects 'except', 'header' or 'if-none')"
-                        )),
+                        ))
+                        }
                     }
                 }
                 self.current().forwardfor = Some(ff);
