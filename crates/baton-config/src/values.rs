@@ -159,10 +159,17 @@ pub fn parse_listen_address(text: &str) -> Result<Vec<ListenAddress>, String> {
     let port = port.ok_or_else(|| format!("missing port specification in '{text}'"))?;
     let ip = match host {
         "" | "*" => None,
-        h => Some(
-            h.parse::<IpAddr>()
-                .map_err(|_| format!("invalid address: '{h}' in '{text}'"))?,
-        ),
+        h => Some(h.parse::<IpAddr>().map_err(|_| {
+            if h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                format!(
+                    "invalid address: '{h}' in '{text}' (baton binds IP addresses, not host names)"
+                )
+            } else {
+                format!("invalid address: '{h}' in '{text}'")
+            }
+        })?),
     };
     let family = match (ip, family_hint) {
         (Some(IpAddr::V4(_)), Some(Family::V6)) | (Some(IpAddr::V6(_)), Some(Family::V4)) => {
