@@ -305,3 +305,45 @@ fn empty_config_has_no_listener() {
     assert_eq!(load("").verdict(), Verdict::NoListener);
     assert_eq!(load("global\n  daemon\n").verdict(), Verdict::NoListener);
 }
+
+/// Every keyword the table calls supported has a handler in the loader (a missing one shows as
+/// "baton bug"), in every context it is listed for.
+#[test]
+fn every_supported_keyword_has_a_handler() {
+    use baton_config::keywords::{Context, KeywordTable, Status};
+    let table = KeywordTable::builtin();
+    for kw in table
+        .keywords
+        .iter()
+        .filter(|k| k.status == Status::Supported)
+    {
+        for &context in &kw.contexts {
+            let text = match context {
+                Context::Section => continue,
+                Context::Global => format!("global\n  {} 1\n", kw.name),
+                Context::Bind => format!("global\n  stats socket /s {} 1\n", kw.name),
+                Context::Server => format!("backend b\n  server s 127.0.0.1:1 {} 1\n", kw.name),
+                Context::Defaults => format!("defaults\n  {} 1\n", kw.name),
+                Context::Frontend => format!("frontend f\n  {} 1\n", kw.name),
+                Context::Backend => format!("backend b\n  {} 1\n", kw.name),
+                Context::Listen => format!("listen l\n  {} 1\n", kw.name),
+            };
+            let loaded = load(&text);
+            for d in &loaded.diagnostics {
+                assert!(
+                    !d.message.contains("baton bug"),
+                    "{context} {}: {}",
+                    kw.name,
+                    d.message
+                );
+                let unknown = format!("unknown keyword '{}'", kw.name);
+                assert!(
+                    !d.message.contains(&unknown),
+                    "{context} {}: {}",
+                    kw.name,
+                    d.message
+                );
+            }
+        }
+    }
+}
