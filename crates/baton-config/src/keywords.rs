@@ -186,11 +186,10 @@ impl KeywordTable {
         for row in raw.keyword {
             let mut contexts = Vec::new();
             for word in &row.contexts {
-                let expanded =
-                    Context::expand(word).ok_or_else(|| TableError::UnknownContext {
-                        keyword: row.name.clone(),
-                        context: word.clone(),
-                    })?;
+                let expanded = Context::expand(word).ok_or_else(|| TableError::UnknownContext {
+                    keyword: row.name.clone(),
+                    context: word.clone(),
+                })?;
                 contexts.extend_from_slice(expanded);
             }
             contexts.sort();
@@ -200,12 +199,24 @@ impl KeywordTable {
             let at = keywords.len();
             for &context in &contexts {
                 if index.insert((context, name.clone()), at).is_some() {
-                    return Err(TableError::Duplicate { keyword: name, context });
+                    return Err(TableError::Duplicate {
+                        keyword: name,
+                        context,
+                    });
                 }
             }
-            keywords.push(Keyword { name, contexts, status: row.status, note: row.note });
+            keywords.push(Keyword {
+                name,
+                contexts,
+                status: row.status,
+                note: row.note,
+            });
         }
-        Ok(KeywordTable { keywords, index, max_words })
+        Ok(KeywordTable {
+            keywords,
+            index,
+            max_words,
+        })
     }
 
     /// The table compiled into baton.
@@ -218,7 +229,11 @@ impl KeywordTable {
 
     /// Finds the longest keyword that prefixes `words` in `context`; returns it and how many
     /// words it spans.
-    pub fn lookup<S: AsRef<str>>(&self, context: Context, words: &[S]) -> Option<(&Keyword, usize)> {
+    pub fn lookup<S: AsRef<str>>(
+        &self,
+        context: Context,
+        words: &[S],
+    ) -> Option<(&Keyword, usize)> {
         let mut key = String::new();
         let mut best = None;
         for (n, word) in words.iter().take(self.max_words).enumerate() {
@@ -235,7 +250,9 @@ impl KeywordTable {
 
     /// The keyword `name` exactly as written in the table, in `context`.
     pub fn get(&self, context: Context, name: &str) -> Option<&Keyword> {
-        self.index.get(&(context, name.to_string())).map(|&at| &self.keywords[at])
+        self.index
+            .get(&(context, name.to_string()))
+            .map(|&at| &self.keywords[at])
     }
 
     /// Every keyword known in `context`, for "did you mean" suggestions.
@@ -258,12 +275,18 @@ impl KeywordTable {
              it differently from HAProxy.\n",
         );
         for context in Context::ALL {
-            let rows: Vec<&Keyword> =
-                self.keywords.iter().filter(|k| k.contexts.contains(&context)).collect();
+            let rows: Vec<&Keyword> = self
+                .keywords
+                .iter()
+                .filter(|k| k.contexts.contains(&context))
+                .collect();
             if rows.is_empty() {
                 continue;
             }
-            out.push_str(&format!("\n## {}\n\n| keyword | status | note |\n|---|---|---|\n", heading(context)));
+            out.push_str(&format!(
+                "\n## {}\n\n| keyword | status | note |\n|---|---|---|\n",
+                heading(context)
+            ));
             for k in rows {
                 out.push_str(&format!(
                     "| `{}` | {} | {} |\n",
@@ -280,8 +303,17 @@ impl KeywordTable {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         for context in Context::ALL {
-            for k in self.keywords.iter().filter(|k| k.contexts.contains(&context)) {
-                out.push_str(&format!("{:<9} {:<40} {}", context.name(), k.name, k.status));
+            for k in self
+                .keywords
+                .iter()
+                .filter(|k| k.contexts.contains(&context))
+            {
+                out.push_str(&format!(
+                    "{:<9} {:<40} {}",
+                    context.name(),
+                    k.name,
+                    k.status
+                ));
                 if !k.note.is_empty() {
                     out.push_str(" - ");
                     out.push_str(&k.note);
@@ -332,7 +364,9 @@ status = "supported"
 "#,
         )
         .unwrap();
-        let (k, n) = t.lookup(Context::Global, &["stats", "socket", "/x"]).unwrap();
+        let (k, n) = t
+            .lookup(Context::Global, &["stats", "socket", "/x"])
+            .unwrap();
         assert_eq!((k.name.as_str(), n), ("stats socket", 2));
         assert!(t.lookup(Context::Global, &["stats", "timeout"]).is_none());
         let (k, n) = t.lookup(Context::Frontend, &["stats", "uri"]).unwrap();
