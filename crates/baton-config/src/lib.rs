@@ -20,3 +20,42 @@ pub mod values;
 pub use diag::{Diagnostic, Severity, Verdict};
 pub use load::{load_paths, load_paths_with_env, load_str, Loaded};
 pub use model::Config;
+
+/// Fuzzing entry points, shared by the `fuzz/` cargo-fuzz crate and the stable smoke test.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::tokenizer::{tokenize, TokenizeErrorKind, MAX_WORDS};
+
+    /// Feeds one line (lossily decoded as UTF-8, cut at the first line break as the loader
+    /// would) to the tokenizer and checks the invariants that hold for every input.
+    pub fn fuzz_line(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let line = text.split(['\n', '\r']).next().unwrap_or_default();
+        let env = |name: &str| match name {
+            "HOME" => Some("/root".to_string()),
+            "SPL" => Some(" a  b ".to_string()),
+            _ => None,
+        };
+        match tokenize(line, env) {
+            Ok(l) => {
+                assert!(
+                    l.words.len() <= MAX_WORDS,
+                    "{} words for {line:?}",
+                    l.words.len()
+                );
+                assert!(
+                    l.words.iter().all(|w| !w.contains('\0')),
+                    "NUL in a word of {line:?}"
+                );
+            }
+            Err(e) => {
+                if e.kind != TokenizeErrorKind::TooManyWords {
+                    assert!(
+                        (1..=line.len() + 1).contains(&e.column),
+                        "{e:?} for {line:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -54,14 +54,24 @@ pub enum TokenizeErrorKind {
 /// The words of one line, and whether a comment ended it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Line {
-    /// The words, escapes applied and variables expanded. An empty quoted word stays as "".
+    /// The words, escapes applied and variables expanded, exactly as HAProxy's `args[]`.
+    ///
+    /// An empty word (`""`, or an empty split of `${X[*]}`) is kept when a blank follows it, but
+    /// a trailing empty word is dropped, as HAProxy 2.6 does not count it (its missing args
+    /// read as "" anyway, so `foo ""` and `foo` are the same line to HAProxy). A word stops at
+    /// a NUL byte produced by `\x00`, since HAProxy's words are C strings.
     pub words: Vec<String>,
 }
 
+/// The internal pseudo-variables HAProxy knows; any other `$.NAME` is an error. Their values
+/// come from the `env` closure like other variables (the loader answers them).
+pub const PSEUDO_VARIABLES: [&str; 3] = [".LINE", ".FILE", ".SECTION"];
+
 /// Tokenizes one line (without its end-of-line characters).
 ///
-/// `env` answers variable lookups (`None` = unset). Variables are only expanded inside double
-/// quotes; outside them `$` is an ordinary character.
+/// `env` answers variable lookups (`None` = unset), including the pseudo-variables `.LINE`,
+/// `.FILE` and `.SECTION`. Variables are only expanded inside double quotes; outside them `$` is
+/// an ordinary character.
 pub fn tokenize<F>(text: &str, env: F) -> Result<Line, TokenizeError>
 where
     F: Fn(&str) -> Option<String>,
@@ -79,72 +89,90 @@ where
         }
     })?;
     let line = pairs.next().expect("pest yields the line rule");
-    let mut words = Vec::new();
+    let mut args = Args::default();
     for pair in line.into_inner() {
         if pair.as_rule() != Rule::word {
             continue; // comment, EOI
         }
-        let mut builder = WordBuilder {
-            words: &mut words,
-            current: String::new(),
-            started: false,
-        };
+        let end = pair.as_span().end();
         for piece in pair.into_inner() {
-            builder.piece(piece, &env)?;
+            args.piece(piece, &env, false)?;
         }
-        builder.finish();
-        if words.len() > MAX_WORDS {
+        // Like HAProxy, every run of blanks after a word ends an argument, even a trailing run
+        // (which then counts towards the word limit).
+        if text[end..].starts_with([' ', '\t', '\x0b', '\x0c']) {
+            args.separate();
+        }
+    }
+    args.finish()
+}
+
+/// HAProxy's argument vector while a line is scanned: `${X[*]}` expansions and blanks end
+/// arguments.
+#[derive(Default)]
+struct Args {
+    /// Arguments completed so far (each ended by a blank run or an expansion split).
+    done: Vec<String>,
+    /// The argument being built.
+    current: String,
+}
+
+impl Args {
+    /// Ends the current argument, even if empty, as HAProxy's separators do.
+    fn separate(&mut self) {
+        self.done.push(std::mem::take(&mut self.current));
+    }
+
+    /// Ends the line: the last argument counts only when non-empty, and more than
+    /// [`MAX_WORDS`] argument starts is an error.
+    fn finish(mut self) -> Result<Line, TokenizeError> {
+        // HAProxy flags "too many words" when a separator would open argument 65, whether or
+        // not anything follows it. It reports the 1-based offset of word 64 in its output
+        // buffer (each word followed by its NUL), which is what `column` carries here.
+        if self.done.len() >= MAX_WORDS {
+            let column = 1 + self.done[..MAX_WORDS - 1]
+                .iter()
+                .map(|w| w.len() + 1)
+                .sum::<usize>();
             return Err(TokenizeError {
                 kind: TokenizeErrorKind::TooManyWords,
-                column: 1,
+                column,
             });
         }
-    }
-    Ok(Line { words })
-}
-
-/// Accumulates the pieces of one word; `${X[*]}` expansions can split it into several.
-struct WordBuilder<'a> {
-    /// Words completed so far on the line.
-    words: &'a mut Vec<String>,
-    /// The word being built.
-    current: String,
-    /// Whether `current` is a word even if empty (a quoted "" is a word, an empty split isn't).
-    started: bool,
-}
-
-impl WordBuilder<'_> {
-    /// Adds literal text to the current word.
-    fn push_str(&mut self, s: &str) {
-        self.current.push_str(s);
-        self.started = true;
-    }
-
-    /// Ends the current word and starts another (used by `${X[*]}` splitting).
-    fn split(&mut self) {
-        if self.started || !self.current.is_empty() {
-            self.words.push(std::mem::take(&mut self.current));
+        if !self.current.is_empty() {
+            self.done.push(std::mem::take(&mut self.current));
         }
-        self.started = false;
+        let words = self
+            .done
+            .into_iter()
+            .map(|mut w| {
+                if let Some(nul) = w.find('\0') {
+                    w.truncate(nul);
+                }
+                w
+            })
+            .collect();
+        Ok(Line { words })
     }
 
-    /// Ends the last word of the token.
-    fn finish(mut self) {
-        if self.started || !self.current.is_empty() {
-            self.words.push(std::mem::take(&mut self.current));
-        }
-    }
-
-    /// Handles one piece of a word (or of a quoted string).
-    fn piece<F>(&mut self, pair: Pair<'_, Rule>, env: &F) -> Result<(), TokenizeError>
+    /// Handles one piece of a word (or of a quoted string); `in_dquote` tells whether it sits
+    /// inside double quotes.
+    fn piece<F>(
+        &mut self,
+        pair: Pair<'_, Rule>,
+        env: &F,
+        in_dquote: bool,
+    ) -> Result<(), TokenizeError>
     where
         F: Fn(&str) -> Option<String>,
     {
         let column = pair.as_span().start() + 1;
         match pair.as_rule() {
-            Rule::bare | Rule::single_text | Rule::double_text => self.push_str(pair.as_str()),
+            Rule::bare | Rule::single_text | Rule::double_text => {
+                self.current.push_str(pair.as_str())
+            }
             Rule::single_quoted | Rule::double_quoted => {
-                self.started = true;
+                let dquote = pair.as_rule() == Rule::double_quoted;
                 for inner in pair.into_inner() {
                     if inner.as_rule() == Rule::unmatched_quote {
                         return Err(TokenizeError {
@@ -152,7 +180,7 @@ impl WordBuilder<'_> {
                             column,
                         });
                     }
-                    self.piece(inner, env)?;
+                    self.piece(inner, env, dquote)?;
                 }
             }
             Rule::escape => {
@@ -167,7 +195,6 @@ impl WordBuilder<'_> {
                         // HAProxy copies the byte as is; a non-ASCII byte cannot live in a Rust
                         // String, so it is kept as the Unicode scalar of the same value.
                         self.current.push(char::from(value));
-                        self.started = true;
                     }
                     Rule::bad_hex => {
                         return Err(TokenizeError {
@@ -175,13 +202,15 @@ impl WordBuilder<'_> {
                             column,
                         })
                     }
-                    Rule::known_escape => self.push_str(match inner.as_str() {
+                    Rule::known_escape => self.current.push_str(match inner.as_str() {
                         "n" => "\n",
                         "r" => "\r",
                         "t" => "\t",
+                        // "\$" only protects a "$" inside double quotes.
+                        "$" if !in_dquote => "\\$",
                         other => other,
                     }),
-                    _ => self.push_str("\\"), // lone backslash: kept
+                    _ => self.current.push('\\'), // lone backslash: kept
                 }
             }
             Rule::variable => self.variable(pair, env)?,
@@ -200,64 +229,78 @@ impl WordBuilder<'_> {
             .into_inner()
             .next()
             .expect("variable has one alternative");
-        match inner.as_rule() {
-            Rule::var_name => {
-                let value = env(inner.as_str()).unwrap_or_default();
-                self.push_str(&value);
-            }
-            Rule::bad_var_start => {
-                return Err(TokenizeError {
-                    kind: TokenizeErrorKind::BadVariableStart,
-                    column: dollar + 1,
-                })
-            }
-            Rule::braced => {
-                let mut name = "";
-                let mut split_all = false;
-                let mut default = None;
-                for part in inner.into_inner() {
-                    let column = part.as_span().start() + 1;
-                    match part.as_rule() {
-                        Rule::var_name => name = part.as_str(),
-                        Rule::split_all => split_all = true,
-                        Rule::bad_split => {
-                            return Err(TokenizeError {
-                                kind: TokenizeErrorKind::BadWordExpansion,
-                                column,
-                            })
-                        }
-                        Rule::default_value => {
-                            default = Some(part.into_inner().next().map_or("", |p| p.as_str()))
-                        }
-                        _ => {
-                            // unmatched_brace: HAProxy points at the "{".
-                            return Err(TokenizeError {
-                                kind: TokenizeErrorKind::UnmatchedBrace,
-                                column: dollar + 1,
-                            });
-                        }
+        let mut name = "";
+        let mut split_all = false;
+        let mut default = None;
+        let parts: Vec<Pair<'_, Rule>> = match inner.as_rule() {
+            Rule::braced => inner.into_inner().collect(),
+            _ => vec![inner],
+        };
+        for part in parts {
+            let column = part.as_span().start() + 1;
+            match part.as_rule() {
+                Rule::var_name => {
+                    name = part.as_str();
+                    if name.starts_with('.') && !PSEUDO_VARIABLES.contains(&name) {
+                        // HAProxy points at the name of an unknown pseudo-variable.
+                        return Err(TokenizeError {
+                            kind: TokenizeErrorKind::BadVariableStart,
+                            column,
+                        });
                     }
                 }
-                let value = env(name)
-                    .or_else(|| default.map(str::to_string))
-                    .unwrap_or_default();
-                if split_all {
-                    let mut first = true;
-                    for part in value.split(' ').filter(|p| !p.is_empty()) {
-                        if !first {
-                            self.split();
-                        }
-                        self.push_str(part);
-                        first = false;
+                Rule::bad_var_start => {
+                    // HAProxy points at the offending character, after "$" or "${".
+                    return Err(TokenizeError {
+                        kind: TokenizeErrorKind::BadVariableStart,
+                        column,
+                    });
+                }
+                Rule::split_all => split_all = true,
+                Rule::bad_split => {
+                    return Err(TokenizeError {
+                        kind: TokenizeErrorKind::BadWordExpansion,
+                        column,
+                    })
+                }
+                Rule::default_value => {
+                    default = Some(part.into_inner().next().map_or("", |p| p.as_str()))
+                }
+                _ => {
+                    // unmatched_brace: HAProxy points at the "{".
+                    return Err(TokenizeError {
+                        kind: TokenizeErrorKind::UnmatchedBrace,
+                        column: dollar + 1,
+                    });
+                }
+            }
+        }
+        let value = env(name)
+            .or_else(|| default.map(str::to_string))
+            .unwrap_or_default();
+        if split_all {
+            // Each run of C whitespace in the value ends an argument, even at its start.
+            let mut chars = value.chars().peekable();
+            while let Some(c) = chars.next() {
+                if is_c_space(c) {
+                    self.separate();
+                    while chars.peek().is_some_and(|&c| is_c_space(c)) {
+                        chars.next();
                     }
                 } else {
-                    self.push_str(&value);
+                    self.current.push(c);
                 }
             }
-            _ => {}
+        } else {
+            self.current.push_str(&value);
         }
         Ok(())
     }
+}
+
+/// C's `isspace` in the C locale.
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
 #[cfg(test)]
@@ -269,6 +312,8 @@ mod tests {
             "HOME" => Some("/root".into()),
             "EMPTY" => Some(String::new()),
             "SPL" => Some("a  b c".into()),
+            "LEAD" => Some(" a\t\nb ".into()),
+            ".LINE" => Some("7".into()),
             _ => None,
         }
     }
@@ -314,7 +359,7 @@ mod tests {
     #[test]
     fn single_quotes_interpret_nothing() {
         assert_eq!(words(r"'a\x41 $HOME'"), [r"a\x41 $HOME"]);
-        assert_eq!(words("''"), [""]);
+        assert_eq!(words("'' x"), ["", "x"]);
         assert_eq!(error(r"'a\'b'"), (TokenizeErrorKind::UnmatchedQuote, 6));
     }
 
@@ -324,10 +369,9 @@ mod tests {
             words(r#""$HOME:x" "${HOME}y" "\$x" "a\"b""#),
             ["/root:x", "/rooty", "$x", "a\"b"]
         );
-        assert_eq!(words(r#""$NOPE""#), [""]);
-        assert_eq!(words(r#""$A-x" "$EMPTY""#), ["-x", ""]);
+        assert_eq!(words(r#""$NOPE" x"#), ["", "x"]);
+        assert_eq!(words(r#""$A-x" "$EMPTY" y"#), ["-x", "", "y"]);
         assert_eq!(words("$HOME ${HOME}"), ["$HOME", "${HOME}"]);
-        assert_eq!(words(r#""${.LINE}""#), [""]);
     }
 
     #[test]
@@ -336,7 +380,7 @@ mod tests {
             words(r#""${NOPE-dflt}" "${EMPTY-dflt}" "${HOME-x}""#),
             ["dflt", "", "/root"]
         );
-        assert_eq!(words(r#""${NOPE-}""#), [""]);
+        assert_eq!(words(r#""${NOPE-}" x"#), ["", "x"]);
     }
 
     #[test]
@@ -344,7 +388,7 @@ mod tests {
         assert_eq!(words(r#""${SPL[*]}""#), ["a", "b", "c"]);
         assert_eq!(words(r#""x${SPL[*]}y""#), ["xa", "b", "cy"]);
         assert!(
-            words(r#""${EMPTY[*]}""#) == [""],
+            words(r#""${EMPTY[*]}" x"#) == ["", "x"],
             "an empty quoted word remains a word"
         );
         assert_eq!(
@@ -367,7 +411,7 @@ mod tests {
         );
         assert_eq!(
             error(r#".notice "${1}""#),
-            (TokenizeErrorKind::UnmatchedBrace, 11)
+            (TokenizeErrorKind::BadVariableStart, 12)
         );
         assert_eq!(
             error(r#".notice "${NOPE""#),
@@ -395,5 +439,112 @@ mod tests {
     fn long_lines_are_fine() {
         let long = "x".repeat(1 << 20);
         assert_eq!(words(&long)[0].len(), 1 << 20);
+    }
+
+    // The tests below pin disagreements with HAProxy 2.6.12 found by the differential test
+    // (tests/tokenizer_differential.rs).
+
+    #[test]
+    fn dot_only_leads_a_variable_name() {
+        assert_eq!(words(r#""$HOME.x""#), ["/root.x"]);
+        assert_eq!(
+            error(r#".notice "${HOME.x}""#),
+            (TokenizeErrorKind::UnmatchedBrace, 11)
+        );
+    }
+
+    #[test]
+    fn pseudo_variables_are_known_or_rejected() {
+        assert_eq!(words(r#""$.LINE:${.LINE}""#), ["7:7"]);
+        assert_eq!(
+            error(r#".notice "${.FOO}""#),
+            (TokenizeErrorKind::BadVariableStart, 12)
+        );
+        assert_eq!(
+            error(r#".notice "$.""#),
+            (TokenizeErrorKind::BadVariableStart, 11)
+        );
+    }
+
+    #[test]
+    fn bad_braced_name_points_after_the_brace() {
+        assert_eq!(
+            error(r#".notice "${""#),
+            (TokenizeErrorKind::BadVariableStart, 12)
+        );
+        assert_eq!(
+            error(r#".notice "${}""#),
+            (TokenizeErrorKind::BadVariableStart, 12)
+        );
+    }
+
+    #[test]
+    fn expansion_then_missing_brace_is_unmatched_brace() {
+        assert_eq!(
+            error(r#".notice "${SPL[*]x""#),
+            (TokenizeErrorKind::UnmatchedBrace, 11)
+        );
+        assert_eq!(
+            error(r#".notice "${SPL[*x""#),
+            (TokenizeErrorKind::BadWordExpansion, 15)
+        );
+        assert_eq!(
+            error(r#".notice "${SPL[""#),
+            (TokenizeErrorKind::BadWordExpansion, 15)
+        );
+    }
+
+    #[test]
+    fn escaped_dollar_only_inside_double_quotes() {
+        assert_eq!(words(r#"\$x "\$x" '\$x'"#), [r"\$x", "$x", r"\$x"]);
+    }
+
+    #[test]
+    fn split_expansion_uses_all_whitespace_and_keeps_leading_empty_word() {
+        assert_eq!(words(r#""${LEAD[*]}""#), ["", "a", "b"]);
+        assert_eq!(words(r#""${LEAD[*]}" x"#), ["", "a", "b", "", "x"]);
+    }
+
+    #[test]
+    fn trailing_empty_word_is_not_counted() {
+        assert_eq!(words(r#"foo """#), ["foo"]);
+        assert_eq!(words("foo '' "), ["foo", ""], "a blank after it keeps it");
+        assert_eq!(words(r#""" foo"#), ["", "foo"]);
+        assert!(words("''").is_empty());
+    }
+
+    #[test]
+    fn word_limit_counts_separators_like_haproxy() {
+        let w64 = (1..=64)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(words(&w64).len(), 64);
+        assert_eq!(words(&format!("{w64}#c")).len(), 64);
+        // A blank after word 64 opens word 65, even with nothing after it.
+        assert_eq!(
+            error(&format!("{w64} ")),
+            (TokenizeErrorKind::TooManyWords, 181)
+        );
+        assert_eq!(
+            error(&format!(" {w64} #c")),
+            (TokenizeErrorKind::TooManyWords, 181)
+        );
+        // HAProxy reports the offset of word 64 in its output buffer.
+        assert_eq!(
+            error(&format!(r#"'a''bc' {w64}"#)),
+            (TokenizeErrorKind::TooManyWords, 182)
+        );
+        // Any other error on the line wins over "too many words".
+        assert_eq!(error(&format!("{w64} x \\xZ")).0, TokenizeErrorKind::BadHex);
+        assert_eq!(
+            error(&format!("{w64} x \"")).0,
+            TokenizeErrorKind::UnmatchedQuote
+        );
+    }
+
+    #[test]
+    fn nul_byte_ends_a_word() {
+        assert_eq!(words(r"a\x00b c"), ["a", "c"]);
     }
 }
