@@ -1,6 +1,8 @@
 //! Property tests of the line tokenizer.
 
-use baton_config::tokenizer::{tokenize, TokenizeErrorKind, MAX_WORDS};
+use baton_config::tokenizer::{
+    plain_words, tokenize, tokenize_with_grammar, TokenizeErrorKind, MAX_WORDS,
+};
 use proptest::prelude::*;
 
 fn no_env(_: &str) -> Option<String> {
@@ -167,6 +169,28 @@ proptest! {
             if e.kind != TokenizeErrorKind::TooManyWords {
                 prop_assert!((1..=s.len() + 1).contains(&e.column), "{e:?} for {s:?}");
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// The fast path for plain lines gives exactly what the grammar gives, whenever it answers.
+    #[test]
+    fn plain_fast_path_agrees_with_the_grammar(line in special_line()) {
+        if let Some(words) = plain_words(&line) {
+            let grammar = tokenize_with_grammar(&line, some_env).map(|l| l.words);
+            prop_assert_eq!(Ok(words), grammar, "line {:?}", line);
+        }
+    }
+
+    /// Long plain lines near the word limit too.
+    #[test]
+    fn plain_fast_path_agrees_near_the_limit(n in 55usize..70, trailing in prop_oneof![Just(""), Just(" "), Just(" #c")]) {
+        let line = vec!["w"; n].join(" ") + trailing;
+        if let Some(words) = plain_words(&line) {
+            prop_assert_eq!(Ok(words), tokenize_with_grammar(&line, no_env).map(|l| l.words));
         }
     }
 }

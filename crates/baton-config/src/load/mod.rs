@@ -138,6 +138,8 @@ pub(crate) struct Loader<'e> {
     conditions: Vec<Conditional>,
     /// Whether `global` was already seen (HAProxy merges several, so do we).
     seen_global: bool,
+    /// Proxy name -> indexes into `config.proxies`, so duplicate checks stay linear.
+    proxies_by_name: HashMap<String, Vec<usize>>,
 }
 
 impl<'e> Loader<'e> {
@@ -153,6 +155,7 @@ impl<'e> Loader<'e> {
             last_defaults: None,
             conditions: Vec::new(),
             seen_global: false,
+            proxies_by_name: HashMap::new(),
         }
     }
 
@@ -376,6 +379,10 @@ impl<'e> Loader<'e> {
                 }
                 self.last_defaults = Some(proxy);
             } else {
+                self.proxies_by_name
+                    .entry(proxy.name.clone())
+                    .or_default()
+                    .push(self.config.proxies.len());
                 self.config.proxies.push(proxy);
             }
         }
@@ -488,11 +495,17 @@ impl<'e> Loader<'e> {
 
     /// Two proxies may share a name only if one is a pure frontend and the other a pure backend.
     fn check_duplicate_proxy(&mut self, at: &Location, name: &str, kind: ProxyKind) {
-        let clash = self.config.proxies.iter().find(|p| {
-            p.name == name
-                && ((p.kind.is_frontend() && kind.is_frontend())
-                    || (p.kind.is_backend() && kind.is_backend()))
-        });
+        let same_name = self
+            .proxies_by_name
+            .get(name)
+            .map_or(&[][..], Vec::as_slice);
+        let clash = same_name
+            .iter()
+            .map(|&i| &self.config.proxies[i])
+            .find(|p| {
+                (p.kind.is_frontend() && kind.is_frontend())
+                    || (p.kind.is_backend() && kind.is_backend())
+            });
         if let Some(other) = clash {
             let message = format!(
                 "{} '{name}' has the same name as {} '{name}' declared at {}.",
