@@ -58,4 +58,30 @@ pub mod fuzzing {
             }
         }
     }
+
+    /// Feeds arbitrary bytes, as a whole configuration file, to the loader and checks that the
+    /// verdict agrees with the diagnostics and that every located diagnostic points at a line
+    /// of the input.
+    pub fn fuzz_config(data: &[u8]) {
+        use crate::diag::{Severity, Verdict};
+        let file = crate::source::SourceFile {
+            name: "fuzz.cfg".into(),
+            bytes: data.to_vec(),
+        };
+        let loaded = crate::load::load_sources(&[file], &|name| match name {
+            "HOME" => Some("/root".to_string()),
+            _ => None,
+        });
+        let lines = data.split(|&b| b == b'\n').count();
+        for d in &loaded.diagnostics {
+            if let Some(at) = &d.location {
+                assert!((1..=lines).contains(&at.line), "{d:?} outside 1..={lines}");
+            }
+        }
+        let alerts = loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Alert);
+        assert_eq!(alerts, loaded.verdict() == Verdict::Invalid);
+    }
 }
