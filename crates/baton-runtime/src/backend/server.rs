@@ -1,0 +1,148 @@
+//! A server's live state: what the balancer reads and health checks and the runtime API write.
+//!
+//! Everything here is shared between the tasks that forward traffic, the health-check task and
+//! (later) the runtime API, so it is made of atomics: reading a server's status or connection
+//! count on the request path takes no lock.
+
+use baton_config::model::ServerOptions;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// Operational status of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    /// Takes traffic.
+    Up = 0,
+    /// Failed its health checks; takes no traffic.
+    Down = 1,
+    /// Put in maintenance (`disabled`, or by an operator); takes no traffic, not checked.
+    Maint = 2,
+    /// Draining (by an operator): keeps existing connections, gets no new ones.
+    Drain = 3,
+}
+
+impl Status {
+    /// Decodes the atomic representation.
+    fn from_u8(v: u8) -> Status {
+        match v {
+            0 => Status::Up,
+            1 => Status::Down,
+            2 => Status::Maint,
+            _ => Status::Drain,
+        }
+    }
+
+    /// The word HAProxy's logs and `show stat` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Up => "UP",
+            Status::Down => "DOWN",
+            Status::Maint => "MAINT",
+            Status::Drain => "DRAIN",
+        }
+    }
+}
+
+/// One server of a backend at run time.
+#[derive(Debug)]
+pub struct ServerState {
+    /// Name within the backend, for logs and the runtime API.
+    pub name: String,
+    /// The backend's name, for logs.
+    pub backend: String,
+    /// Where to connect; `None` port in the config means "the client's destination port",
+    /// which the forwarding code substitutes.
+    pub addr: SocketAddr,
+    /// Whether the configured address had no port.
+    pub port_from_client: bool,
+    /// Options from the configuration (check settings, backup, maxconn, configured weight).
+    pub options: ServerOptions,
+    /// Current weight (0..=256); starts at the configured weight, changed by `set weight`.
+    weight: AtomicU32,
+    /// Current [`Status`].
+    status: AtomicU8,
+    /// Connections currently open to this server (for leastconn, maxconn and stats).
+    active: AtomicU32,
+    /// Connections ever made to this server (stats, and a cheap distribution check in tests).
+    total: AtomicU64,
+}
+
+impl ServerState {
+    /// A server in its configured initial state: `Maint` if `disabled`, else `Up` (HAProxy
+    /// starts checked servers as up, going down after `fall` failures).
+    pub fn new(backend: &str, name: &str, addr: SocketAddr, port_from_client: bool, options: ServerOptions) -> Self {
+        let status = if options.disabled { Status::Maint } else { Status::Up };
+        ServerState {
+            name: name.to_string(),
+            backend: backend.to_string(),
+            addr,
+            port_from_client,
+            weight: AtomicU32::new(options.weight),
+            options,
+            status: AtomicU8::new(status as u8),
+            active: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        Status::from_u8(self.status.load(Ordering::Acquire))
+    }
+
+    /// Sets the status; returns the previous one.
+    pub fn set_status(&self, status: Status) -> Status {
+        Status::from_u8(self.status.swap(status as u8, Ordering::AcqRel))
+    }
+
+    /// Current weight.
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Changes the weight (0..=256).
+    pub fn set_weight(&self, weight: u32) {
+        self.weight.store(weight.min(256), Ordering::Relaxed);
+    }
+
+    /// Whether new connections may go here: up, with a non-zero weight.
+    pub fn usable(&self) -> bool {
+        self.status() == Status::Up && self.weight() > 0
+    }
+
+    /// Whether it has room under its `maxconn` (0 = unlimited).
+    pub fn has_room(&self) -> bool {
+        self.options.maxconn == 0 || self.active() < self.options.maxconn
+    }
+
+    /// Connections open now.
+    pub fn active(&self) -> u32 {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Connections made so far.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    /// Counts a connection until the returned guard is dropped.
+    pub fn track(self: &std::sync::Arc<Self>) -> ConnectionGuard {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+        ConnectionGuard { server: std::sync::Arc::clone(self) }
+    }
+}
+
+/// Holds one slot of a server's active-connection count.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    /// The server whose count to decrement on drop.
+    pub server: std::sync::Arc<ServerState>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.server.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}

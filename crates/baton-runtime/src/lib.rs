@@ -1,0 +1,8 @@
+//! baton-runtime: the proxy itself.
+//!
+//! It receives a typed [`baton_config::Config`] and runs it: binds the listeners, accepts
+//! connections under the configured limits, forwards them in `mode tcp` or as HTTP/1.x in
+//! `mode http`, chooses servers with the backend's balancing algorithm and keeps their health
+//! up to date. Nothing here reads configuration text.
+
+pub mod backend;
