@@ -6,3 +6,4 @@
 //! up to date. Nothing here reads configuration text.
 
 pub mod backend;
+pub mod http;

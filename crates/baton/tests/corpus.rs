@@ -101,7 +101,9 @@ fn corpus_verdicts_and_snapshot() {
         let refuses_unsupported = baton_out.contains("not supported by baton");
         // The keyword table covers every keyword the corpus uses.
         if baton_out.contains("unknown keyword") {
-            failures.push(format!("{names:?}: a keyword is missing from keywords.toml:\n{baton_out}"));
+            failures.push(format!(
+                "{names:?}: a keyword is missing from keywords.toml:\n{baton_out}"
+            ));
         }
         if haproxy_rc != 1 && baton_rc != haproxy_rc && !refuses_unsupported {
             failures.push(format!("{names:?}: haproxy rc {haproxy_rc}, baton rc {baton_rc} without naming an unsupported keyword"));

@@ -71,8 +71,18 @@ pub struct ServerState {
 impl ServerState {
     /// A server in its configured initial state: `Maint` if `disabled`, else `Up` (HAProxy
     /// starts checked servers as up, going down after `fall` failures).
-    pub fn new(backend: &str, name: &str, addr: SocketAddr, port_from_client: bool, options: ServerOptions) -> Self {
-        let status = if options.disabled { Status::Maint } else { Status::Up };
+    pub fn new(
+        backend: &str,
+        name: &str,
+        addr: SocketAddr,
+        port_from_client: bool,
+        options: ServerOptions,
+    ) -> Self {
+        let status = if options.disabled {
+            Status::Maint
+        } else {
+            Status::Up
+        };
         ServerState {
             name: name.to_string(),
             backend: backend.to_string(),
@@ -130,7 +140,9 @@ impl ServerState {
     pub fn track(self: &std::sync::Arc<Self>) -> ConnectionGuard {
         self.active.fetch_add(1, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed);
-        ConnectionGuard { server: std::sync::Arc::clone(self) }
+        ConnectionGuard {
+            server: std::sync::Arc::clone(self),
+        }
     }
 }
 

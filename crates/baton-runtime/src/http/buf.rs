@@ -1,0 +1,101 @@
+//! A fixed-capacity byte buffer for one direction of one connection.
+//!
+//! HAProxy's `tune.bufsize` (16 kB): a request or response head must fit in it, and bodies flow
+//! through it without growing it, so memory per connection is bounded whatever the body size.
+//! Bytes past a message's end (a pipelined request) simply stay for the next message.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// HAProxy's default `tune.bufsize`.
+pub const BUFSIZE: usize = 16384;
+
+/// Bytes read but not yet consumed live in `data[start..end]`.
+#[derive(Debug)]
+pub struct Buf {
+    /// Storage, allocated once.
+    data: Box<[u8]>,
+    /// First unconsumed byte.
+    start: usize,
+    /// One past the last byte read.
+    end: usize,
+}
+
+impl Default for Buf {
+    fn default() -> Self {
+        Buf::with_capacity(BUFSIZE)
+    }
+}
+
+impl Buf {
+    /// An empty buffer of `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Buf {
+            data: vec![0; capacity].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The unconsumed bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// Number of unconsumed bytes.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Whether no more bytes fit, even after moving the unconsumed ones to the front.
+    pub fn is_full(&self) -> bool {
+        self.len() == self.data.len()
+    }
+
+    /// Marks `n` bytes as consumed.
+    pub fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `src` into the free space; returns the byte count (0 = end of stream).
+    /// Call only when not full.
+    pub async fn fill<R: AsyncRead + Unpin>(&mut self, src: &mut R) -> std::io::Result<usize> {
+        if self.end == self.data.len() && self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        let n = src.read(&mut self.data[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fills_consumes_and_compacts() {
+        let mut buf = Buf::with_capacity(8);
+        let mut src: &[u8] = b"abcdefghij";
+        assert_eq!(buf.fill(&mut src).await.unwrap(), 8);
+        assert!(buf.is_full());
+        buf.consume(6);
+        assert_eq!(buf.bytes(), b"gh");
+        assert_eq!(buf.fill(&mut src).await.unwrap(), 2);
+        assert_eq!(buf.bytes(), b"ghij");
+        buf.consume(4);
+        assert!(buf.is_empty());
+        assert_eq!(buf.fill(&mut src).await.unwrap(), 0);
+    }
+}

@@ -1,0 +1,6 @@
+//! HTTP/1.x mode: message heads, bodies, generated responses and the per-connection session.
+
+pub mod body;
+pub mod buf;
+pub mod errors;
+pub mod head;
