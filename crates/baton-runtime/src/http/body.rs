@@ -290,7 +290,7 @@ mod tests {
         assert_eq!(
             scan_all(b"5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\nrest")
                 .unwrap(),
-            49
+            48
         );
     }
 
