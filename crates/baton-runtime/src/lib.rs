@@ -7,3 +7,6 @@
 
 pub mod backend;
 pub mod http;
+pub mod lifecycle;
+pub mod listener;
+pub mod tunnel;

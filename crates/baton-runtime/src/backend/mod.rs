@@ -1,5 +1,210 @@
-//! Backends at run time: their servers, how one is chosen, and how their health is tracked.
+//! Backends at run time: their servers, how one is chosen, how a connection to it is made
+//! (timeouts, retries, redispatch, `maxconn` queueing), and how their health is tracked.
 
 pub mod balance;
 pub mod health;
 pub mod server;
+
+use balance::{Balancer, PickKey};
+use baton_config::model::{Host, HttpConnectionMode, Mode, Proxy, Timeouts};
+use server::{ConnectionGuard, ServerState};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+/// HAProxy's default `timeout connect` when none is set is infinite; baton bounds a connection
+/// attempt anyway, so that a black-holed server cannot hold a client forever.
+const FALLBACK_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why no server connection could be had; each maps to a 503 in HTTP mode.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// Every server is down, in maintenance or has weight 0.
+    #[error("no server available")]
+    NoServer,
+    /// Servers are up but full, and no slot freed within `timeout queue`.
+    #[error("queue timeout")]
+    QueueTimeout,
+    /// Every attempt failed (refused, unreachable, timed out).
+    #[error("connection to the server failed: {0}")]
+    Failed(std::io::Error),
+}
+
+/// A backend ready to serve.
+#[derive(Debug)]
+pub struct Backend {
+    /// Name, for logs.
+    pub name: String,
+    /// `mode` of the backend.
+    pub mode: Mode,
+    /// Its servers in configuration order.
+    pub servers: Vec<Arc<ServerState>>,
+    /// The balancing algorithm's state.
+    balancer: Balancer,
+    /// Its timeouts (connect, server, queue, tunnel...).
+    pub timeouts: Timeouts,
+    /// Connection attempts after the first failure.
+    pub retries: u32,
+    /// `option redispatch`: the last retry may go to another server.
+    pub redispatch: bool,
+    /// The backend's HTTP connection mode (combined with the frontend's).
+    pub http_connection_mode: HttpConnectionMode,
+    /// `option forwardfor` of the backend: header name, except network, if-none.
+    pub forwardfor: Option<baton_config::model::ForwardFor>,
+    /// Woken whenever a server connection slot frees (for `maxconn` queueing).
+    slot_freed: Arc<Notify>,
+}
+
+/// A connection to a server, with the slot it occupies.
+#[derive(Debug)]
+pub struct ServerConnection {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Holds the server's connection count; dropping it frees the slot.
+    pub guard: SlotGuard,
+}
+
+/// A server slot; frees it and wakes queued requests on drop.
+#[derive(Debug)]
+pub struct SlotGuard {
+    /// The server's active-connection guard.
+    pub inner: ConnectionGuard,
+    /// The backend's wake-up for queued requests.
+    slot_freed: Arc<Notify>,
+}
+
+impl SlotGuard {
+    /// The server this slot belongs to.
+    pub fn server(&self) -> &Arc<ServerState> {
+        &self.inner.server
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.slot_freed.notify_one();
+    }
+}
+
+/// Resolves a configured server address; `client_port` stands in when no port was given.
+pub fn resolve(host: &Host, port: Option<u16>) -> std::io::Result<SocketAddr> {
+    let port = port.unwrap_or(0);
+    match host {
+        Host::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
+        Host::Name(name) => (name.as_str(), port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("could not resolve address '{name}'"),
+                )
+            }),
+    }
+}
+
+impl Backend {
+    /// Builds the runtime backend of a proxy with backend capability (names resolved here).
+    pub fn new(proxy: &Proxy) -> std::io::Result<Self> {
+        let mut servers = Vec::with_capacity(proxy.servers.len());
+        for s in &proxy.servers {
+            let addr = resolve(&s.host, s.port)?;
+            servers.push(Arc::new(ServerState::new(
+                &proxy.name,
+                &s.name,
+                addr,
+                s.port.is_none(),
+                s.options.clone(),
+            )));
+        }
+        let balancer = Balancer::new(proxy.balance, &servers);
+        Ok(Backend {
+            name: proxy.name.clone(),
+            mode: proxy.mode,
+            servers,
+            balancer,
+            timeouts: proxy.timeouts,
+            retries: proxy.retries,
+            redispatch: proxy.redispatch,
+            http_connection_mode: proxy.http_connection_mode,
+            forwardfor: proxy.forwardfor.clone(),
+            slot_freed: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Chooses a server with a free slot, waiting in the queue while usable servers are full.
+    pub async fn acquire(&self, key: &PickKey<'_>) -> Result<SlotGuard, ConnectError> {
+        let queue_timeout = self.timeouts.queue.or(self.timeouts.connect);
+        let deadline = queue_timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            // Register interest before looking, so a slot freed in between is not missed.
+            let freed = self.slot_freed.notified();
+            if let Some(server) = self.balancer.pick(&self.servers, key) {
+                return Ok(SlotGuard {
+                    inner: server.track(),
+                    slot_freed: Arc::clone(&self.slot_freed),
+                });
+            }
+            if !self.servers.iter().any(|s| s.usable()) {
+                return Err(ConnectError::NoServer);
+            }
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, freed)
+                    .await
+                    .map_err(|_| ConnectError::QueueTimeout)?,
+                None => freed.await,
+            }
+        }
+    }
+
+    /// Connects to the server of `slot`, retrying as `retries` and `option redispatch` say.
+    /// On redispatch the slot moves to another server.
+    pub async fn connect(
+        &self,
+        mut slot: SlotGuard,
+        key: &PickKey<'_>,
+        client_port: u16,
+    ) -> Result<ServerConnection, ConnectError> {
+        let timeout = self.timeouts.connect.unwrap_or(FALLBACK_CONNECT_TIMEOUT);
+        let mut attempt = 0;
+        loop {
+            let server = Arc::clone(slot.server());
+            let mut addr = server.addr;
+            if server.port_from_client {
+                addr.set_port(client_port);
+            }
+            let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => Ok(stream),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timeout",
+                )),
+            };
+            match result {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(ServerConnection {
+                        stream,
+                        guard: slot,
+                    });
+                }
+                Err(e) if attempt >= self.retries => return Err(ConnectError::Failed(e)),
+                Err(e) => {
+                    attempt += 1;
+                    tracing::debug!(backend = %self.name, server = %server.name, error = %e, attempt, "connect failed, retrying");
+                    if e.kind() != std::io::ErrorKind::TimedOut {
+                        // HAProxy's turn-around delay before retrying a refused connection.
+                        tokio::time::sleep(timeout.min(Duration::from_secs(1))).await;
+                    }
+                    if self.redispatch && attempt == self.retries {
+                        drop(slot);
+                        slot = self.acquire(key).await?;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -7,6 +7,11 @@
 use baton_config::model::ServerOptions;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+use tokio::net::TcpStream;
+
+/// Idle connections kept per server at most; more are closed.
+pub const MAX_IDLE_PER_SERVER: usize = 1024;
 
 /// Operational status of a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +71,8 @@ pub struct ServerState {
     active: AtomicU32,
     /// Connections ever made to this server (stats, and a cheap distribution check in tests).
     total: AtomicU64,
+    /// Idle keep-alive connections to this server, reusable by later requests (HTTP mode).
+    idle: Mutex<Vec<TcpStream>>,
 }
 
 impl ServerState {
@@ -93,6 +100,7 @@ impl ServerState {
             status: AtomicU8::new(status as u8),
             active: AtomicU32::new(0),
             total: AtomicU64::new(0),
+            idle: Mutex::new(Vec::new()),
         }
     }
 
@@ -134,6 +142,35 @@ impl ServerState {
     /// Connections made so far.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
+    }
+
+    /// Parks an idle keep-alive connection for reuse; closes it if the pool is full.
+    pub fn park_idle(&self, conn: TcpStream) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_PER_SERVER {
+                idle.push(conn);
+            }
+        }
+    }
+
+    /// Takes a parked connection that is still open and silent, if any.
+    pub fn take_idle(&self) -> Option<TcpStream> {
+        loop {
+            let conn = self.idle.lock().ok()?.pop()?;
+            let mut probe = [0u8; 1];
+            // An idle connection must have nothing to say: data or EOF means it is unusable.
+            match conn.try_read(&mut probe) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Closes every parked connection (when the server goes down or the process drains).
+    pub fn drop_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
     }
 
     /// Counts a connection until the returned guard is dropped.
