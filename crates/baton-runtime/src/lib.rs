@@ -10,3 +10,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod listener;
 pub mod tunnel;
+pub mod frontend;
+pub mod runtime;
+pub mod sessions;
+pub mod tcp;

@@ -4,3 +4,4 @@ pub mod body;
 pub mod buf;
 pub mod errors;
 pub mod head;
+pub mod session;

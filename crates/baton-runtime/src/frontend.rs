@@ -1,0 +1,150 @@
+//! Frontends at run time: their listeners' accept loops, connection limits, and the hand-off of
+//! each accepted connection to the tcp or HTTP session code.
+//!
+//! Limits are HAProxy's: above the global `maxconn` or the frontend's, baton stops accepting
+//! (connections wait in the kernel's accept queue) and resumes as soon as a slot frees. Accept
+//! errors from exhausted resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) pause the loop briefly
+//! instead of spinning or exiting.
+
+use crate::backend::Backend;
+use crate::http::errors::reason;
+use crate::lifecycle::{Phase, PhaseWatch};
+use crate::sessions::SessionTracker;
+use baton_config::model::{ForwardFor, HttpConnectionMode, Mode, Proxy, Timeouts};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// How long the accept loop pauses after a resource-exhaustion error.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A frontend ready to serve.
+#[derive(Debug)]
+pub struct Frontend {
+    /// Name, for logs.
+    pub name: String,
+    /// `mode tcp` or `mode http`.
+    pub mode: Mode,
+    /// Its timeouts (client, http-request, http-keep-alive, client-fin).
+    pub timeouts: Timeouts,
+    /// Where traffic goes (`default_backend`), if anywhere.
+    pub default_backend: Option<Arc<Backend>>,
+    /// `option forwardfor` of the frontend.
+    pub forwardfor: Option<ForwardFor>,
+    /// The frontend's HTTP connection mode.
+    pub http_connection_mode: HttpConnectionMode,
+    /// `http-request return`, pre-rendered up to (not including) the blank line.
+    pub http_return: Option<HttpReturn>,
+    /// `maxconn` of the frontend.
+    pub slots: Arc<Semaphore>,
+}
+
+/// A pre-rendered `http-request return` response.
+#[derive(Debug, Clone)]
+pub struct HttpReturn {
+    /// Status line and headers, each ending in CRLF, without the final CRLF.
+    pub head: Vec<u8>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpReturn {
+    /// Renders a configured `http-request return`.
+    pub fn render(ret: &baton_config::model::HttpReturn) -> Self {
+        let body = ret.body.clone().unwrap_or_default().into_bytes();
+        let mut head = format!("HTTP/1.1 {} {}\r\n", ret.status, reason(ret.status));
+        if let Some(ct) = &ret.content_type {
+            head.push_str(&format!("content-type: {ct}\r\n"));
+        }
+        head.push_str(&format!("content-length: {}\r\n", body.len()));
+        HttpReturn { head: head.into_bytes(), body }
+    }
+}
+
+impl Frontend {
+    /// Builds a frontend; `backends` resolves `default_backend`; `global_maxconn` bounds the
+    /// frontend's own `maxconn`.
+    pub fn new(proxy: &Proxy, default_backend: Option<Arc<Backend>>, global_maxconn: u32) -> Self {
+        let maxconn = proxy.maxconn.unwrap_or(global_maxconn).min(global_maxconn).max(1);
+        Frontend {
+            name: proxy.name.clone(),
+            mode: proxy.mode,
+            timeouts: proxy.timeouts,
+            default_backend,
+            forwardfor: proxy.forwardfor.clone(),
+            http_connection_mode: proxy.http_connection_mode,
+            http_return: proxy.http_return.as_ref().map(HttpReturn::render),
+            slots: Arc::new(Semaphore::new(maxconn as usize)),
+        }
+    }
+}
+
+/// Whether an accept error means "out of a resource": pause, don't spin.
+fn is_exhaustion(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM))
+}
+
+/// Accepts connections on one listener until the phase reaches `Draining`.
+pub async fn accept_loop(
+    frontend: Arc<Frontend>,
+    listener: TcpListener,
+    global_slots: Arc<Semaphore>,
+    sessions: SessionTracker,
+    mut phase: PhaseWatch,
+) {
+    let mut warned_exhaustion = false;
+    loop {
+        // Take both slots before accepting, so a full proxy leaves connections queued in the
+        // kernel rather than accepting and dropping them.
+        let acquire = async {
+            let global = Arc::clone(&global_slots).acquire_owned().await.ok()?;
+            let local = Arc::clone(&frontend.slots).acquire_owned().await.ok()?;
+            Some((global, local))
+        };
+        let permits = tokio::select! {
+            p = acquire => p,
+            _ = phase.wait_for(|p| *p >= Phase::Draining) => None,
+        };
+        let Some(permits) = permits else { return };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = phase.wait_for(|p| *p >= Phase::Draining) => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                warned_exhaustion = false;
+                let frontend = Arc::clone(&frontend);
+                let guard = sessions.enter();
+                let phase = phase.clone();
+                tokio::spawn(async move {
+                    serve(frontend, stream, peer, phase).await;
+                    drop(permits);
+                    drop(guard);
+                });
+            }
+            Err(e) if is_exhaustion(&e) => {
+                if !warned_exhaustion {
+                    tracing::warn!(frontend = %frontend.name, error = %e, "accept paused: out of resources");
+                    warned_exhaustion = true;
+                }
+                drop(permits);
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+            Err(e) => {
+                tracing::debug!(frontend = %frontend.name, error = %e, "accept failed");
+            }
+        }
+    }
+}
+
+/// Serves one accepted connection in the frontend's mode.
+async fn serve(frontend: Arc<Frontend>, stream: TcpStream, peer: SocketAddr, phase: PhaseWatch) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
+    match frontend.mode {
+        Mode::Http => crate::http::session::serve(frontend, stream, peer, phase).await,
+        Mode::Tcp => crate::tcp::serve(frontend, stream, peer, local).await,
+    }
+}

@@ -1,0 +1,465 @@
+//! One HTTP/1.x client connection, from its first request to its close.
+//!
+//! For each request: read and check the head (`timeout http-request`, then
+//! `timeout http-keep-alive` between requests), answer by itself (`http-request return`) or pick
+//! a server and get a connection (the one this client used last, an idle one from the server's
+//! pool for later requests — HAProxy's `http-reuse safe` — or a new one), forward the head and
+//! body, then the response, and decide whether each side stays open. Errors get HAProxy's pages;
+//! nothing the client or server sends can make it panic.
+
+use super::body::{self, BodyProgress};
+use super::buf::Buf;
+use super::errors::ErrorStatus;
+use super::head::{self, Framing, Method, RequestInfo, RequestRewrite, ResponseRewrite};
+use crate::backend::balance::PickKey;
+use crate::backend::{Backend, ConnectError, ServerConnection};
+use crate::frontend::Frontend;
+use crate::lifecycle::{Phase, PhaseWatch};
+use crate::tunnel::{self, TunnelTimeouts};
+use baton_config::model::{ForwardFor, HttpConnectionMode};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Why a session ended early; decides the error page, if one can still be sent.
+#[derive(Debug)]
+enum Failure {
+    /// Send this page and close.
+    Page(ErrorStatus),
+    /// Just close (the client went away, or a response was already under way).
+    Close,
+}
+
+/// Runs an I/O future under an optional timeout; a timeout becomes `TimedOut`.
+async fn within<T>(limit: Option<Duration>, f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    match limit {
+        Some(t) => tokio::time::timeout(t, f).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        None => f.await,
+    }
+}
+
+/// The effective connection mode of a frontend/backend pair: the stricter one wins.
+fn combined_mode(a: HttpConnectionMode, b: HttpConnectionMode) -> HttpConnectionMode {
+    use HttpConnectionMode::*;
+    match (a, b) {
+        (Close, _) | (_, Close) => Close,
+        (ServerClose, _) | (_, ServerClose) => ServerClose,
+        _ => KeepAlive,
+    }
+}
+
+/// Per-connection state that survives from one request to the next.
+struct Session {
+    /// The frontend serving it.
+    frontend: Arc<Frontend>,
+    /// The client's address.
+    peer: SocketAddr,
+    /// The port the client connected to (for servers configured without a port).
+    local_port: u16,
+    /// Bytes from the client not yet consumed (may hold a pipelined request).
+    client_buf: Buf,
+    /// Bytes from the server not yet consumed.
+    server_buf: Buf,
+    /// The rewritten head being sent.
+    out: Vec<u8>,
+    /// The server connection kept from the previous request, if reusable.
+    attached: Option<ServerConnection>,
+    /// Requests served so far on this connection.
+    served: u64,
+    /// The lifecycle, to close keep-alive connections once draining.
+    phase: PhaseWatch,
+}
+
+/// Serves one HTTP client connection.
+pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, phase: PhaseWatch) {
+    let local_port = client.local_addr().map_or(0, |a| a.port());
+    let mut session = Session {
+        frontend,
+        peer,
+        local_port,
+        client_buf: Buf::default(),
+        server_buf: Buf::default(),
+        out: Vec::with_capacity(1024),
+        attached: None,
+        served: 0,
+        phase,
+    };
+    loop {
+        match session.one_request(&mut client).await {
+            Ok(true) => session.served += 1,
+            Ok(false) => break,
+            Err(Failure::Page(status)) => {
+                let t = session.frontend.timeouts.client;
+                let _ = within(t, client.write_all(status.response())).await;
+                let _ = client.shutdown().await;
+                break;
+            }
+            Err(Failure::Close) => break,
+        }
+    }
+}
+
+impl Session {
+    /// Handles one request; `Ok(true)` to keep the connection for another.
+    async fn one_request(&mut self, client: &mut TcpStream) -> Result<bool, Failure> {
+        let fe = Arc::clone(&self.frontend);
+        let backend = fe.default_backend.clone();
+        let mode = combined_mode(
+            fe.http_connection_mode,
+            backend.as_ref().map_or(HttpConnectionMode::KeepAlive, |b| b.http_connection_mode),
+        );
+        let forwardfor = fe.forwardfor.as_ref().or(backend.as_ref().and_then(|b| b.forwardfor.as_ref()));
+        let rw = RequestRewrite {
+            forwarded_for: forwarded_for(forwardfor, self.peer),
+            close_server: mode != HttpConnectionMode::KeepAlive,
+        };
+        let Some(req) = self.read_request(client, &rw).await? else {
+            return Ok(false);
+        };
+        let draining = *self.phase.borrow() >= Phase::Draining;
+        let close_client = !req.keep_alive || mode == HttpConnectionMode::Close || draining;
+
+        if let Some(ret) = &fe.http_return {
+            return self.answer_directly(client, ret, &req, close_client).await;
+        }
+        let Some(backend) = backend else {
+            return Err(Failure::Page(ErrorStatus::ServiceUnavailable));
+        };
+        if req.method == Method::Connect {
+            return Err(Failure::Page(ErrorStatus::BadRequest));
+        }
+        let path = std::str::from_utf8(&self.out[req.path.clone()]).unwrap_or("/").to_string();
+        let key = PickKey { client: Some(self.peer.ip()), path: Some(path.split('?').next().unwrap_or("/")) };
+        let mut conn = self.server_connection(&backend, &key).await?;
+
+        let server_timeout = backend.timeouts.server;
+        if let Err(e) = within(server_timeout, conn.stream.write_all(&self.out)).await {
+            tracing::debug!(error = %e, "write to server failed");
+            return Err(Failure::Page(ErrorStatus::BadGateway));
+        }
+        let mut request_body = BodyProgress::new(req.framing);
+        if !request_body.done() && !req.expect_continue {
+            self.forward_request_body(client, &mut conn, &mut request_body).await?;
+        }
+        let rewrite = ResponseRewrite {
+            method: req.method,
+            client_minor: req.minor,
+            close_client,
+            upgrade_requested: req.upgrade,
+        };
+        let keep = self.forward_response(client, &mut conn, &backend, &rewrite, &mut request_body).await?;
+        let server_reusable = keep.server_reusable && mode == HttpConnectionMode::KeepAlive && request_body.done();
+        if keep.tunnelled {
+            return Ok(false);
+        }
+        if !request_body.done() {
+            // The server answered before the body was sent (e.g. no `100 Continue`): the rest
+            // of the body may still arrive, so the connection cannot carry another request.
+            let _ = client.shutdown().await;
+            return Ok(false);
+        }
+        if server_reusable {
+            self.attached = Some(conn);
+        }
+        if keep.close_client {
+            let _ = client.shutdown().await;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Reads a request head into `self.out` (rewritten). `Ok(None)`: the client closed cleanly
+    /// between requests, or stayed idle past the keep-alive timeout.
+    async fn read_request(&mut self, client: &mut TcpStream, rw: &RequestRewrite<'_>) -> Result<Option<RequestInfo>, Failure> {
+        let t = self.frontend.timeouts;
+        let head_timeout = t.http_request.or(t.client);
+        let idle_timeout = if self.served == 0 { head_timeout } else { t.http_keep_alive.or(head_timeout) };
+        let mut started = !self.client_buf.is_empty();
+        let mut deadline = (if started { head_timeout } else { idle_timeout }).map(|d| tokio::time::Instant::now() + d);
+        loop {
+            if !self.client_buf.is_empty() {
+                match head::parse_request(self.client_buf.bytes(), &mut self.out, rw) {
+                    Ok(Some(info)) => {
+                        self.client_buf.consume(info.head_len);
+                        return Ok(Some(info));
+                    }
+                    Ok(None) if self.client_buf.is_full() => return Err(Failure::Page(ErrorStatus::BadRequest)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(peer = %self.peer, error = %e, "bad request");
+                        return Err(Failure::Page(ErrorStatus::BadRequest));
+                    }
+                }
+            }
+            let read = self.client_buf.fill(client);
+            let n = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, read).await {
+                    Ok(r) => r,
+                    Err(_) if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
+                    Err(_) => return Ok(None), // idle keep-alive connection: close silently
+                },
+                None => read.await,
+            };
+            match n {
+                Ok(0) | Err(_) => {
+                    // Closed between requests: normal. Closed mid-head: nothing to answer.
+                    return if started { Err(Failure::Close) } else { Ok(None) };
+                }
+                Ok(_) if !started => {
+                    started = true;
+                    deadline = head_timeout.map(|d| tokio::time::Instant::now() + d);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Sends the frontend's `http-request return` response.
+    async fn answer_directly(&mut self, client: &mut TcpStream, ret: &crate::frontend::HttpReturn, req: &RequestInfo, close_client: bool) -> Result<bool, Failure> {
+        // A request body would have to be drained first; closing after the answer is simpler
+        // and always correct.
+        let close = close_client || req.framing != Framing::Empty;
+        self.out.clear();
+        self.out.extend_from_slice(&ret.head);
+        if close {
+            self.out.extend_from_slice(b"connection: close\r\n");
+        } else if req.minor == 0 {
+            self.out.extend_from_slice(b"connection: keep-alive\r\n");
+        }
+        self.out.extend_from_slice(b"\r\n");
+        if req.method != Method::Head {
+            self.out.extend_from_slice(&ret.body);
+        }
+        within(self.frontend.timeouts.client, client.write_all(&self.out)).await.map_err(|_| Failure::Close)?;
+        if close {
+            let _ = client.shutdown().await;
+        }
+        Ok(!close)
+    }
+
+    /// Gets a connection to a server chosen for this request.
+    async fn server_connection(&mut self, backend: &Arc<Backend>, key: &PickKey<'_>) -> Result<ServerConnection, Failure> {
+        let slot = backend.acquire(key).await.map_err(|e| {
+            tracing::debug!(backend = %backend.name, error = %e, "no server slot");
+            Failure::Page(ErrorStatus::ServiceUnavailable)
+        })?;
+        if let Some(attached) = self.attached.take() {
+            if Arc::ptr_eq(attached.guard.server(), slot.server()) {
+                return Ok(attached); // the new slot is released; the attached one stays counted
+            }
+            attached.guard.server().park_idle(attached.stream);
+        }
+        if self.served > 0 {
+            if let Some(stream) = slot.server().take_idle() {
+                return Ok(ServerConnection { stream, guard: slot });
+            }
+        }
+        backend.connect(slot, key, self.local_port).await.map_err(|e| {
+            tracing::debug!(backend = %backend.name, error = %e, "connect failed");
+            match e {
+                ConnectError::NoServer | ConnectError::QueueTimeout | ConnectError::Failed(_) => {
+                    Failure::Page(ErrorStatus::ServiceUnavailable)
+                }
+            }
+        })
+    }
+
+    /// Streams the request body from the client to the server.
+    async fn forward_request_body(&mut self, client: &mut TcpStream, conn: &mut ServerConnection, progress: &mut BodyProgress) -> Result<(), Failure> {
+        let t = self.frontend.timeouts.client;
+        body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t).await.map_err(|e| {
+            tracing::debug!(peer = %self.peer, error = %e, "request body");
+            match e {
+                body::BodyError::BadChunk => Failure::Page(ErrorStatus::BadRequest),
+                body::BodyError::ReadTimeout => Failure::Page(ErrorStatus::RequestTimeout),
+                body::BodyError::Write(_) => Failure::Page(ErrorStatus::BadGateway),
+                _ => Failure::Close,
+            }
+        })
+    }
+
+    /// Reads the response (after any 1xx) and streams it to the client.
+    async fn forward_response(
+        &mut self,
+        client: &mut TcpStream,
+        conn: &mut ServerConnection,
+        backend: &Backend,
+        rewrite: &ResponseRewrite,
+        request_body: &mut BodyProgress,
+    ) -> Result<Kept, Failure> {
+        let server_timeout = backend.timeouts.server;
+        let client_timeout = self.frontend.timeouts.client;
+        loop {
+            let info = self.read_response_head(conn, server_timeout, rewrite, client, request_body).await?;
+            within(client_timeout, client.write_all(&self.out)).await.map_err(|_| Failure::Close)?;
+            if info.interim {
+                if info.status == 100 && !request_body.done() {
+                    self.forward_request_body(client, conn, request_body).await?;
+                }
+                continue;
+            }
+            if info.switching {
+                self.upgrade(client, conn, backend).await;
+                return Ok(Kept { server_reusable: false, close_client: true, tunnelled: true });
+            }
+            let mut progress = BodyProgress::new(info.framing);
+            if let Err(e) = body::forward(&mut progress, &mut self.server_buf, &mut conn.stream, client, server_timeout).await {
+                tracing::debug!(backend = %backend.name, error = %e, "response body");
+                return Err(Failure::Close); // the head is already sent: only closing tells the client
+            }
+            let server_reusable = info.server_keep_alive && self.server_buf.is_empty();
+            if !server_reusable {
+                self.server_buf = Buf::default();
+            }
+            return Ok(Kept { server_reusable, close_client: info.close_client, tunnelled: false });
+        }
+    }
+
+    /// Reads a response head from the server into `self.out`. While a request body waits for
+    /// `100 Continue`, client bytes arriving first start the body upload instead.
+    async fn read_response_head(
+        &mut self,
+        conn: &mut ServerConnection,
+        server_timeout: Option<Duration>,
+        rewrite: &ResponseRewrite,
+        client: &mut TcpStream,
+        request_body: &mut BodyProgress,
+    ) -> Result<head::ResponseInfo, Failure> {
+        loop {
+            if !self.server_buf.is_empty() {
+                match head::parse_response(self.server_buf.bytes(), &mut self.out, rewrite) {
+                    Ok(Some(info)) => {
+                        self.server_buf.consume(info.head_len);
+                        return Ok(info);
+                    }
+                    Ok(None) if self.server_buf.is_full() => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "bad response");
+                        return Err(Failure::Page(ErrorStatus::BadGateway));
+                    }
+                }
+            }
+            let waiting_for_continue = !request_body.done();
+            let n = if waiting_for_continue && !self.client_buf.is_full() {
+                // Either the server answers (100 or final), or the client starts its body.
+                let server_read = self.server_buf.fill(&mut conn.stream);
+                let client_read = self.client_buf.fill(client);
+                tokio::select! {
+                    r = within(server_timeout, server_read) => r,
+                    r = client_read => {
+                        match r {
+                            Ok(n) if n > 0 => {
+                                self.forward_request_body(client, conn, request_body).await?;
+                                continue;
+                            }
+                            _ => return Err(Failure::Close),
+                        }
+                    }
+                }
+            } else {
+                within(server_timeout, self.server_buf.fill(&mut conn.stream)).await
+            };
+            match n {
+                Ok(0) => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Failure::Page(ErrorStatus::GatewayTimeout)),
+                Err(_) => return Err(Failure::Page(ErrorStatus::BadGateway)),
+            }
+        }
+    }
+
+    /// After `101 Switching Protocols`: both connections become a tunnel.
+    async fn upgrade(&mut self, client: &mut TcpStream, conn: &mut ServerConnection, backend: &Backend) {
+        // Bytes already read past the heads belong to the new protocol.
+        if !self.client_buf.is_empty() && write_rest(&mut conn.stream, &mut self.client_buf).await.is_err() {
+            return;
+        }
+        if !self.server_buf.is_empty() && write_rest(client, &mut self.server_buf).await.is_err() {
+            return;
+        }
+        let timeouts = TunnelTimeouts {
+            client: self.frontend.timeouts.client,
+            server: backend.timeouts.server,
+            tunnel: backend.timeouts.tunnel,
+            client_fin: self.frontend.timeouts.client_fin,
+            server_fin: backend.timeouts.server_fin,
+        };
+        let _ = tunnel::run(client, &mut conn.stream, timeouts).await;
+    }
+}
+
+/// Writes everything buffered to `dst`.
+async fn write_rest<W: AsyncWrite + Unpin>(dst: &mut W, buf: &mut Buf) -> std::io::Result<()> {
+    let n = buf.len();
+    dst.write_all(buf.bytes()).await?;
+    buf.consume(n);
+    Ok(())
+}
+
+/// What survives a response.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    /// The server connection can carry another request.
+    server_reusable: bool,
+    /// The client connection must close now.
+    close_client: bool,
+    /// The connection became a tunnel and has ended.
+    tunnelled: bool,
+}
+
+/// The `X-Forwarded-For` to add for this client, honouring `except`.
+fn forwarded_for(ff: Option<&ForwardFor>, peer: SocketAddr) -> Option<(&str, std::net::IpAddr, bool)> {
+    let ff = ff?;
+    if let Some(net) = &ff.except {
+        if in_network(peer.ip(), net) {
+            return None;
+        }
+    }
+    Some((ff.header.as_str(), peer.ip(), ff.if_none))
+}
+
+/// Whether `ip` is inside `net`.
+fn in_network(ip: std::net::IpAddr, net: &baton_config::model::Network) -> bool {
+    use std::net::IpAddr::*;
+    match (ip, net.addr) {
+        (V4(a), V4(n)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (V6(a), V6(n)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(net.prefix)).unwrap_or(0);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        (V6(a), V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_network(V4(v4), net)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_config::model::Network;
+
+    #[test]
+    fn networks_match_by_prefix() {
+        let net = Network { addr: "127.0.0.0".parse().unwrap(), prefix: 8 };
+        assert!(in_network("127.9.9.9".parse().unwrap(), &net));
+        assert!(!in_network("10.0.0.1".parse().unwrap(), &net));
+        assert!(in_network("::ffff:127.0.0.1".parse().unwrap(), &net));
+        let all = Network { addr: "0.0.0.0".parse().unwrap(), prefix: 0 };
+        assert!(in_network("1.2.3.4".parse().unwrap(), &all));
+        let v6 = Network { addr: "fd00::".parse().unwrap(), prefix: 8 };
+        assert!(in_network("fd12::1".parse().unwrap(), &v6));
+    }
+
+    #[test]
+    fn stricter_connection_mode_wins() {
+        use HttpConnectionMode::*;
+        assert_eq!(combined_mode(KeepAlive, KeepAlive), KeepAlive);
+        assert_eq!(combined_mode(KeepAlive, ServerClose), ServerClose);
+        assert_eq!(combined_mode(Close, ServerClose), Close);
+    }
+}

@@ -1,0 +1,39 @@
+//! `mode tcp` sessions: choose a server, connect, then tunnel bytes both ways.
+
+use crate::backend::balance::PickKey;
+use crate::frontend::Frontend;
+use crate::tunnel::{self, TunnelTimeouts};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+/// Serves one tcp-mode connection; the client is closed when no server can be reached.
+pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, local: Option<SocketAddr>) {
+    let Some(backend) = frontend.default_backend.clone() else {
+        return; // nowhere to send it: HAProxy closes the connection too
+    };
+    let key = PickKey { client: Some(peer.ip()), path: None };
+    let slot = match backend.acquire(&key).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            tracing::debug!(frontend = %frontend.name, backend = %backend.name, error = %e, "no server");
+            return;
+        }
+    };
+    let client_port = local.map_or(0, |a| a.port());
+    let mut server = match backend.connect(slot, &key, client_port).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            tracing::debug!(frontend = %frontend.name, backend = %backend.name, error = %e, "connect failed");
+            return;
+        }
+    };
+    let timeouts = TunnelTimeouts {
+        client: frontend.timeouts.client,
+        server: backend.timeouts.server,
+        tunnel: backend.timeouts.tunnel,
+        client_fin: frontend.timeouts.client_fin,
+        server_fin: backend.timeouts.server_fin,
+    };
+    let _ = tunnel::run(&mut client, &mut server.stream, timeouts).await;
+}
