@@ -59,7 +59,10 @@ impl HttpReturn {
             head.push_str(&format!("content-type: {ct}\r\n"));
         }
         head.push_str(&format!("content-length: {}\r\n", body.len()));
-        HttpReturn { head: head.into_bytes(), body }
+        HttpReturn {
+            head: head.into_bytes(),
+            body,
+        }
     }
 }
 
@@ -67,7 +70,11 @@ impl Frontend {
     /// Builds a frontend; `backends` resolves `default_backend`; `global_maxconn` bounds the
     /// frontend's own `maxconn`.
     pub fn new(proxy: &Proxy, default_backend: Option<Arc<Backend>>, global_maxconn: u32) -> Self {
-        let maxconn = proxy.maxconn.unwrap_or(global_maxconn).min(global_maxconn).max(1);
+        let maxconn = proxy
+            .maxconn
+            .unwrap_or(global_maxconn)
+            .min(global_maxconn)
+            .max(1);
         Frontend {
             name: proxy.name.clone(),
             mode: proxy.mode,
@@ -83,7 +90,10 @@ impl Frontend {
 
 /// Whether an accept error means "out of a resource": pause, don't spin.
 fn is_exhaustion(e: &std::io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
 }
 
 /// Accepts connections on one listener until the phase reaches `Draining`.

@@ -6,11 +6,11 @@
 //! up to date. Nothing here reads configuration text.
 
 pub mod backend;
+pub mod frontend;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
-pub mod tunnel;
-pub mod frontend;
 pub mod runtime;
 pub mod sessions;
 pub mod tcp;
+pub mod tunnel;

@@ -59,7 +59,10 @@ pub struct Bound {
 impl Bound {
     /// The local addresses listened on, in configuration order (tests use port 0).
     pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
-        self.listeners.iter().filter_map(|(_, l)| l.local_addr().ok()).collect()
+        self.listeners
+            .iter()
+            .filter_map(|(_, l)| l.local_addr().ok())
+            .collect()
     }
 }
 
@@ -68,25 +71,40 @@ pub fn bind(config: &Config) -> Result<Bound, StartError> {
     let maxconn = config.global.maxconn.unwrap_or_else(default_maxconn);
     let mut backends = HashMap::new();
     for proxy in config.proxies.iter().filter(|p| p.kind.is_backend()) {
-        let backend = Backend::new(proxy).map_err(|source| StartError::Resolve { backend: proxy.name.clone(), source })?;
+        let backend = Backend::new(proxy).map_err(|source| StartError::Resolve {
+            backend: proxy.name.clone(),
+            source,
+        })?;
         backends.insert(proxy.name.clone(), Arc::new(backend));
     }
     let mut listeners = Vec::new();
     for proxy in config.proxies.iter().filter(|p| p.kind.is_frontend()) {
-        let default_backend = proxy.default_backend.as_ref().and_then(|(name, _)| backends.get(name).cloned());
+        let default_backend = proxy
+            .default_backend
+            .as_ref()
+            .and_then(|(name, _)| backends.get(name).cloned());
         // A listen section is its own backend.
         let default_backend = default_backend.or_else(|| {
-            (proxy.kind.is_backend() && !proxy.servers.is_empty()).then(|| backends.get(&proxy.name).cloned()).flatten()
+            (proxy.kind.is_backend() && !proxy.servers.is_empty())
+                .then(|| backends.get(&proxy.name).cloned())
+                .flatten()
         });
         let frontend = Arc::new(Frontend::new(proxy, default_backend, maxconn));
         let backlog = proxy.maxconn.unwrap_or(maxconn).min(65535);
         for bind in &proxy.binds {
-            let listener = listener::bind_tcp(bind, backlog)
-                .map_err(|source| StartError::Bind { frontend: proxy.name.clone(), source })?;
+            let listener =
+                listener::bind_tcp(bind, backlog).map_err(|source| StartError::Bind {
+                    frontend: proxy.name.clone(),
+                    source,
+                })?;
             listeners.push((Arc::clone(&frontend), listener));
         }
     }
-    Ok(Bound { listeners, backends, maxconn })
+    Ok(Bound {
+        listeners,
+        backends,
+        maxconn,
+    })
 }
 
 /// A started configuration.
@@ -109,16 +127,35 @@ pub fn start(bound: Bound) -> std::io::Result<Running> {
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     for (frontend, listener) in bound.listeners {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        tokio::spawn(frontend::accept_loop(frontend, listener, Arc::clone(&global_slots), sessions.clone(), lifecycle.watch()));
+        tokio::spawn(frontend::accept_loop(
+            frontend,
+            listener,
+            Arc::clone(&global_slots),
+            sessions.clone(),
+            lifecycle.watch(),
+        ));
     }
     let (stop_checks, checks_stopped) = tokio::sync::watch::channel(false);
     for backend in bound.backends.values() {
         for server in backend.servers.iter().filter(|s| s.options.check) {
-            let spec = health::CheckSpec::new(server, backend);
-            tokio::spawn(health::run(Arc::clone(server), spec, checks_stopped.clone()));
+            let spec = health::CheckSpec::new(
+                &server.options,
+                backend.http_check.as_ref(),
+                &backend.timeouts,
+            );
+            tokio::spawn(health::run(
+                Arc::clone(server),
+                spec,
+                checks_stopped.clone(),
+            ));
         }
     }
-    Ok(Running { lifecycle, sessions, backends: bound.backends, stop_checks })
+    Ok(Running {
+        lifecycle,
+        sessions,
+        backends: bound.backends,
+        stop_checks,
+    })
 }
 
 impl Running {

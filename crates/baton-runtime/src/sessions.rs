@@ -31,7 +31,9 @@ impl SessionTracker {
     /// Registers a new session.
     pub fn enter(&self) -> SessionGuard {
         self.inner.live.fetch_add(1, Ordering::AcqRel);
-        SessionGuard { inner: Arc::clone(&self.inner) }
+        SessionGuard {
+            inner: Arc::clone(&self.inner),
+        }
     }
 
     /// Live sessions now.

@@ -8,11 +8,19 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 /// Serves one tcp-mode connection; the client is closed when no server can be reached.
-pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, local: Option<SocketAddr>) {
+pub async fn serve(
+    frontend: Arc<Frontend>,
+    mut client: TcpStream,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) {
     let Some(backend) = frontend.default_backend.clone() else {
         return; // nowhere to send it: HAProxy closes the connection too
     };
-    let key = PickKey { client: Some(peer.ip()), path: None };
+    let key = PickKey {
+        client: Some(peer.ip()),
+        path: None,
+    };
     let slot = match backend.acquire(&key).await {
         Ok(slot) => slot,
         Err(e) => {

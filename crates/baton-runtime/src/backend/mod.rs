@@ -6,7 +6,7 @@ pub mod health;
 pub mod server;
 
 use balance::{Balancer, PickKey};
-use baton_config::model::{Host, HttpConnectionMode, Mode, Proxy, Timeouts};
+use baton_config::model::{Host, HttpCheck, HttpConnectionMode, Mode, Proxy, Timeouts};
 use server::{ConnectionGuard, ServerState};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -53,6 +53,8 @@ pub struct Backend {
     pub http_connection_mode: HttpConnectionMode,
     /// `option forwardfor` of the backend: header name, except network, if-none.
     pub forwardfor: Option<baton_config::model::ForwardFor>,
+    /// `option httpchk` / `http-check expect`, for the health checks.
+    pub http_check: Option<HttpCheck>,
     /// Woken whenever a server connection slot frees (for `maxconn` queueing).
     slot_freed: Arc<Notify>,
 }
@@ -130,6 +132,7 @@ impl Backend {
             redispatch: proxy.redispatch,
             http_connection_mode: proxy.http_connection_mode,
             forwardfor: proxy.forwardfor.clone(),
+            http_check: proxy.http_check.clone(),
             slot_freed: Arc::new(Notify::new()),
         })
     }
@@ -141,7 +144,7 @@ impl Backend {
         loop {
             // Register interest before looking, so a slot freed in between is not missed.
             let freed = self.slot_freed.notified();
-            if let Some(server) = self.balancer.pick(&self.servers, key) {
+            if let Some(server) = self.balancer.pick(&self.servers, *key) {
                 return Ok(SlotGuard {
                     inner: server.track(),
                     slot_freed: Arc::clone(&self.slot_freed),

@@ -33,9 +33,14 @@ enum Failure {
 }
 
 /// Runs an I/O future under an optional timeout; a timeout becomes `TimedOut`.
-async fn within<T>(limit: Option<Duration>, f: impl std::future::Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+async fn within<T>(
+    limit: Option<Duration>,
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
     match limit {
-        Some(t) => tokio::time::timeout(t, f).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
+        Some(t) => tokio::time::timeout(t, f)
+            .await
+            .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())),
         None => f.await,
     }
 }
@@ -73,7 +78,12 @@ struct Session {
 }
 
 /// Serves one HTTP client connection.
-pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, phase: PhaseWatch) {
+pub async fn serve(
+    frontend: Arc<Frontend>,
+    mut client: TcpStream,
+    peer: SocketAddr,
+    phase: PhaseWatch,
+) {
     let local_port = client.local_addr().map_or(0, |a| a.port());
     let mut session = Session {
         frontend,
@@ -108,9 +118,14 @@ impl Session {
         let backend = fe.default_backend.clone();
         let mode = combined_mode(
             fe.http_connection_mode,
-            backend.as_ref().map_or(HttpConnectionMode::KeepAlive, |b| b.http_connection_mode),
+            backend
+                .as_ref()
+                .map_or(HttpConnectionMode::KeepAlive, |b| b.http_connection_mode),
         );
-        let forwardfor = fe.forwardfor.as_ref().or(backend.as_ref().and_then(|b| b.forwardfor.as_ref()));
+        let forwardfor = fe
+            .forwardfor
+            .as_ref()
+            .or(backend.as_ref().and_then(|b| b.forwardfor.as_ref()));
         let rw = RequestRewrite {
             forwarded_for: forwarded_for(forwardfor, self.peer),
             close_server: mode != HttpConnectionMode::KeepAlive,
@@ -130,8 +145,13 @@ impl Session {
         if req.method == Method::Connect {
             return Err(Failure::Page(ErrorStatus::BadRequest));
         }
-        let path = std::str::from_utf8(&self.out[req.path.clone()]).unwrap_or("/").to_string();
-        let key = PickKey { client: Some(self.peer.ip()), path: Some(path.split('?').next().unwrap_or("/")) };
+        let path = std::str::from_utf8(&self.out[req.path.clone()])
+            .unwrap_or("/")
+            .to_string();
+        let key = PickKey {
+            client: Some(self.peer.ip()),
+            path: Some(path.split('?').next().unwrap_or("/")),
+        };
         let mut conn = self.server_connection(&backend, &key).await?;
 
         let server_timeout = backend.timeouts.server;
@@ -141,7 +161,8 @@ impl Session {
         }
         let mut request_body = BodyProgress::new(req.framing);
         if !request_body.done() && !req.expect_continue {
-            self.forward_request_body(client, &mut conn, &mut request_body).await?;
+            self.forward_request_body(client, &mut conn, &mut request_body)
+                .await?;
         }
         let rewrite = ResponseRewrite {
             method: req.method,
@@ -149,8 +170,11 @@ impl Session {
             close_client,
             upgrade_requested: req.upgrade,
         };
-        let keep = self.forward_response(client, &mut conn, &backend, &rewrite, &mut request_body).await?;
-        let server_reusable = keep.server_reusable && mode == HttpConnectionMode::KeepAlive && request_body.done();
+        let keep = self
+            .forward_response(client, &mut conn, &backend, &rewrite, &mut request_body)
+            .await?;
+        let server_reusable =
+            keep.server_reusable && mode == HttpConnectionMode::KeepAlive && request_body.done();
         if keep.tunnelled {
             return Ok(false);
         }
@@ -172,12 +196,21 @@ impl Session {
 
     /// Reads a request head into `self.out` (rewritten). `Ok(None)`: the client closed cleanly
     /// between requests, or stayed idle past the keep-alive timeout.
-    async fn read_request(&mut self, client: &mut TcpStream, rw: &RequestRewrite<'_>) -> Result<Option<RequestInfo>, Failure> {
+    async fn read_request(
+        &mut self,
+        client: &mut TcpStream,
+        rw: &RequestRewrite<'_>,
+    ) -> Result<Option<RequestInfo>, Failure> {
         let t = self.frontend.timeouts;
         let head_timeout = t.http_request.or(t.client);
-        let idle_timeout = if self.served == 0 { head_timeout } else { t.http_keep_alive.or(head_timeout) };
+        let idle_timeout = if self.served == 0 {
+            head_timeout
+        } else {
+            t.http_keep_alive.or(head_timeout)
+        };
         let mut started = !self.client_buf.is_empty();
-        let mut deadline = (if started { head_timeout } else { idle_timeout }).map(|d| tokio::time::Instant::now() + d);
+        let mut deadline = (if started { head_timeout } else { idle_timeout })
+            .map(|d| tokio::time::Instant::now() + d);
         loop {
             if !self.client_buf.is_empty() {
                 match head::parse_request(self.client_buf.bytes(), &mut self.out, rw) {
@@ -185,7 +218,9 @@ impl Session {
                         self.client_buf.consume(info.head_len);
                         return Ok(Some(info));
                     }
-                    Ok(None) if self.client_buf.is_full() => return Err(Failure::Page(ErrorStatus::BadRequest)),
+                    Ok(None) if self.client_buf.is_full() => {
+                        return Err(Failure::Page(ErrorStatus::BadRequest))
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(peer = %self.peer, error = %e, "bad request");
@@ -205,7 +240,11 @@ impl Session {
             match n {
                 Ok(0) | Err(_) => {
                     // Closed between requests: normal. Closed mid-head: nothing to answer.
-                    return if started { Err(Failure::Close) } else { Ok(None) };
+                    return if started {
+                        Err(Failure::Close)
+                    } else {
+                        Ok(None)
+                    };
                 }
                 Ok(_) if !started => {
                     started = true;
@@ -217,7 +256,13 @@ impl Session {
     }
 
     /// Sends the frontend's `http-request return` response.
-    async fn answer_directly(&mut self, client: &mut TcpStream, ret: &crate::frontend::HttpReturn, req: &RequestInfo, close_client: bool) -> Result<bool, Failure> {
+    async fn answer_directly(
+        &mut self,
+        client: &mut TcpStream,
+        ret: &crate::frontend::HttpReturn,
+        req: &RequestInfo,
+        close_client: bool,
+    ) -> Result<bool, Failure> {
         // A request body would have to be drained first; closing after the answer is simpler
         // and always correct.
         let close = close_client || req.framing != Framing::Empty;
@@ -232,7 +277,9 @@ impl Session {
         if req.method != Method::Head {
             self.out.extend_from_slice(&ret.body);
         }
-        within(self.frontend.timeouts.client, client.write_all(&self.out)).await.map_err(|_| Failure::Close)?;
+        within(self.frontend.timeouts.client, client.write_all(&self.out))
+            .await
+            .map_err(|_| Failure::Close)?;
         if close {
             let _ = client.shutdown().await;
         }
@@ -240,7 +287,11 @@ impl Session {
     }
 
     /// Gets a connection to a server chosen for this request.
-    async fn server_connection(&mut self, backend: &Arc<Backend>, key: &PickKey<'_>) -> Result<ServerConnection, Failure> {
+    async fn server_connection(
+        &mut self,
+        backend: &Arc<Backend>,
+        key: &PickKey<'_>,
+    ) -> Result<ServerConnection, Failure> {
         let slot = backend.acquire(key).await.map_err(|e| {
             tracing::debug!(backend = %backend.name, error = %e, "no server slot");
             Failure::Page(ErrorStatus::ServiceUnavailable)
@@ -253,31 +304,44 @@ impl Session {
         }
         if self.served > 0 {
             if let Some(stream) = slot.server().take_idle() {
-                return Ok(ServerConnection { stream, guard: slot });
+                return Ok(ServerConnection {
+                    stream,
+                    guard: slot,
+                });
             }
         }
-        backend.connect(slot, key, self.local_port).await.map_err(|e| {
-            tracing::debug!(backend = %backend.name, error = %e, "connect failed");
-            match e {
-                ConnectError::NoServer | ConnectError::QueueTimeout | ConnectError::Failed(_) => {
-                    Failure::Page(ErrorStatus::ServiceUnavailable)
+        backend
+            .connect(slot, key, self.local_port)
+            .await
+            .map_err(|e| {
+                tracing::debug!(backend = %backend.name, error = %e, "connect failed");
+                match e {
+                    ConnectError::NoServer
+                    | ConnectError::QueueTimeout
+                    | ConnectError::Failed(_) => Failure::Page(ErrorStatus::ServiceUnavailable),
                 }
-            }
-        })
+            })
     }
 
     /// Streams the request body from the client to the server.
-    async fn forward_request_body(&mut self, client: &mut TcpStream, conn: &mut ServerConnection, progress: &mut BodyProgress) -> Result<(), Failure> {
+    async fn forward_request_body(
+        &mut self,
+        client: &mut TcpStream,
+        conn: &mut ServerConnection,
+        progress: &mut BodyProgress,
+    ) -> Result<(), Failure> {
         let t = self.frontend.timeouts.client;
-        body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t).await.map_err(|e| {
-            tracing::debug!(peer = %self.peer, error = %e, "request body");
-            match e {
-                body::BodyError::BadChunk => Failure::Page(ErrorStatus::BadRequest),
-                body::BodyError::ReadTimeout => Failure::Page(ErrorStatus::RequestTimeout),
-                body::BodyError::Write(_) => Failure::Page(ErrorStatus::BadGateway),
-                _ => Failure::Close,
-            }
-        })
+        body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t)
+            .await
+            .map_err(|e| {
+                tracing::debug!(peer = %self.peer, error = %e, "request body");
+                match e {
+                    body::BodyError::BadChunk => Failure::Page(ErrorStatus::BadRequest),
+                    body::BodyError::ReadTimeout => Failure::Page(ErrorStatus::RequestTimeout),
+                    body::BodyError::Write(_) => Failure::Page(ErrorStatus::BadGateway),
+                    _ => Failure::Close,
+                }
+            })
     }
 
     /// Reads the response (after any 1xx) and streams it to the client.
@@ -292,20 +356,37 @@ impl Session {
         let server_timeout = backend.timeouts.server;
         let client_timeout = self.frontend.timeouts.client;
         loop {
-            let info = self.read_response_head(conn, server_timeout, rewrite, client, request_body).await?;
-            within(client_timeout, client.write_all(&self.out)).await.map_err(|_| Failure::Close)?;
+            let info = self
+                .read_response_head(conn, server_timeout, rewrite, client, request_body)
+                .await?;
+            within(client_timeout, client.write_all(&self.out))
+                .await
+                .map_err(|_| Failure::Close)?;
             if info.interim {
                 if info.status == 100 && !request_body.done() {
-                    self.forward_request_body(client, conn, request_body).await?;
+                    self.forward_request_body(client, conn, request_body)
+                        .await?;
                 }
                 continue;
             }
             if info.switching {
                 self.upgrade(client, conn, backend).await;
-                return Ok(Kept { server_reusable: false, close_client: true, tunnelled: true });
+                return Ok(Kept {
+                    server_reusable: false,
+                    close_client: true,
+                    tunnelled: true,
+                });
             }
             let mut progress = BodyProgress::new(info.framing);
-            if let Err(e) = body::forward(&mut progress, &mut self.server_buf, &mut conn.stream, client, server_timeout).await {
+            if let Err(e) = body::forward(
+                &mut progress,
+                &mut self.server_buf,
+                &mut conn.stream,
+                client,
+                server_timeout,
+            )
+            .await
+            {
                 tracing::debug!(backend = %backend.name, error = %e, "response body");
                 return Err(Failure::Close); // the head is already sent: only closing tells the client
             }
@@ -313,7 +394,11 @@ impl Session {
             if !server_reusable {
                 self.server_buf = Buf::default();
             }
-            return Ok(Kept { server_reusable, close_client: info.close_client, tunnelled: false });
+            return Ok(Kept {
+                server_reusable,
+                close_client: info.close_client,
+                tunnelled: false,
+            });
         }
     }
 
@@ -334,7 +419,9 @@ impl Session {
                         self.server_buf.consume(info.head_len);
                         return Ok(info);
                     }
-                    Ok(None) if self.server_buf.is_full() => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                    Ok(None) if self.server_buf.is_full() => {
+                        return Err(Failure::Page(ErrorStatus::BadGateway))
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(error = %e, "bad response");
@@ -365,16 +452,27 @@ impl Session {
             match n {
                 Ok(0) => return Err(Failure::Page(ErrorStatus::BadGateway)),
                 Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Err(Failure::Page(ErrorStatus::GatewayTimeout)),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    return Err(Failure::Page(ErrorStatus::GatewayTimeout))
+                }
                 Err(_) => return Err(Failure::Page(ErrorStatus::BadGateway)),
             }
         }
     }
 
     /// After `101 Switching Protocols`: both connections become a tunnel.
-    async fn upgrade(&mut self, client: &mut TcpStream, conn: &mut ServerConnection, backend: &Backend) {
+    async fn upgrade(
+        &mut self,
+        client: &mut TcpStream,
+        conn: &mut ServerConnection,
+        backend: &Backend,
+    ) {
         // Bytes already read past the heads belong to the new protocol.
-        if !self.client_buf.is_empty() && write_rest(&mut conn.stream, &mut self.client_buf).await.is_err() {
+        if !self.client_buf.is_empty()
+            && write_rest(&mut conn.stream, &mut self.client_buf)
+                .await
+                .is_err()
+        {
             return;
         }
         if !self.server_buf.is_empty() && write_rest(client, &mut self.server_buf).await.is_err() {
@@ -411,7 +509,10 @@ struct Kept {
 }
 
 /// The `X-Forwarded-For` to add for this client, honouring `except`.
-fn forwarded_for(ff: Option<&ForwardFor>, peer: SocketAddr) -> Option<(&str, std::net::IpAddr, bool)> {
+fn forwarded_for(
+    ff: Option<&ForwardFor>,
+    peer: SocketAddr,
+) -> Option<(&str, std::net::IpAddr, bool)> {
     let ff = ff?;
     if let Some(net) = &ff.except {
         if in_network(peer.ip(), net) {
@@ -426,11 +527,15 @@ fn in_network(ip: std::net::IpAddr, net: &baton_config::model::Network) -> bool 
     use std::net::IpAddr::*;
     match (ip, net.addr) {
         (V4(a), V4(n)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(net.prefix)).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(net.prefix))
+                .unwrap_or(0);
             u32::from(a) & mask == u32::from(n) & mask
         }
         (V6(a), V6(n)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(net.prefix)).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(net.prefix))
+                .unwrap_or(0);
             u128::from(a) & mask == u128::from(n) & mask
         }
         (V6(a), V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_network(V4(v4), net)),
@@ -445,13 +550,22 @@ mod tests {
 
     #[test]
     fn networks_match_by_prefix() {
-        let net = Network { addr: "127.0.0.0".parse().unwrap(), prefix: 8 };
+        let net = Network {
+            addr: "127.0.0.0".parse().unwrap(),
+            prefix: 8,
+        };
         assert!(in_network("127.9.9.9".parse().unwrap(), &net));
         assert!(!in_network("10.0.0.1".parse().unwrap(), &net));
         assert!(in_network("::ffff:127.0.0.1".parse().unwrap(), &net));
-        let all = Network { addr: "0.0.0.0".parse().unwrap(), prefix: 0 };
+        let all = Network {
+            addr: "0.0.0.0".parse().unwrap(),
+            prefix: 0,
+        };
         assert!(in_network("1.2.3.4".parse().unwrap(), &all));
-        let v6 = Network { addr: "fd00::".parse().unwrap(), prefix: 8 };
+        let v6 = Network {
+            addr: "fd00::".parse().unwrap(),
+            prefix: 8,
+        };
         assert!(in_network("fd12::1".parse().unwrap(), &v6));
     }
 
