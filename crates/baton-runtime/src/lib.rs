@@ -10,6 +10,7 @@ pub mod frontend;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
+pub mod privileges;
 pub mod runtime;
 pub mod sessions;
 pub mod tcp;

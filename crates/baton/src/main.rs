@@ -2,6 +2,7 @@
 
 mod check_mode;
 mod cli;
+mod run_mode;
 
 use baton_config::keywords::KeywordTable;
 use clap::Parser;
@@ -51,9 +52,48 @@ fn run(cli: Cli) -> i32 {
     if cli.check {
         return check_mode::run(&cli.files, cli.quiet);
     }
-    eprintln!(
-        "[ALERT]    ({}) : baton: the proxy runtime is not implemented yet; use -c to check a configuration.",
-        std::process::id()
-    );
-    1
+    if cli.take_sockets_from.is_some()
+        || cli.master_worker
+        || cli.master_worker_systemd
+        || cli.master_cli.is_some()
+    {
+        eprintln!(
+            "[ALERT]    ({}) : baton: -x, -W, -Ws and -S are not implemented yet.",
+            std::process::id()
+        );
+        return 1;
+    }
+    init_logging(cli.quiet);
+    let options = run_mode::RunOptions {
+        files: cli.files,
+        daemon: cli.daemon,
+        foreground: cli.no_background,
+        pidfile: cli.pidfile,
+        soft_stop: cli.soft_stop,
+        hard_stop: cli.hard_stop,
+        quiet: cli.quiet,
+    };
+    match run_mode::run(options) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("[ALERT]    ({}) : {e:#}", std::process::id());
+            1
+        }
+    }
+}
+
+/// Logs to stderr: warnings and errors with -q, notices too otherwise (`RUST_LOG`-free on
+/// purpose: the level follows HAProxy's flags).
+fn init_logging(quiet: bool) {
+    let level = if quiet {
+        tracing::Level::WARN
+    } else {
+        tracing::Level::INFO
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
 }

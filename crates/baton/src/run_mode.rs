@@ -1,0 +1,144 @@
+//! `baton -f CFG`: load, bind, daemonise if asked, drop privileges, serve, and stop on signals.
+//!
+//! The order matters and is HAProxy's: the configuration is checked and every socket bound
+//! while errors can still reach the terminal and the process is still root; then the process
+//! detaches (`-D`), writes its pid file, drops privileges, and only then starts the threads of
+//! the runtime (forking a multi-threaded process is unsafe). `-sf`/`-st` pids are signalled
+//! once the new process serves.
+
+use crate::check_mode;
+use anyhow::{bail, Context, Result};
+use baton_config::{Severity, Verdict};
+use baton_runtime::runtime;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{fork, setsid, ForkResult, Pid};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What the command line asks of a run.
+#[derive(Debug)]
+pub struct RunOptions {
+    /// `-f` files.
+    pub files: Vec<PathBuf>,
+    /// `-D` (or `daemon` in the configuration).
+    pub daemon: bool,
+    /// `-db`: stay in the foreground whatever the configuration says.
+    pub foreground: bool,
+    /// `-p`.
+    pub pidfile: Option<PathBuf>,
+    /// `-sf` pids.
+    pub soft_stop: Vec<u32>,
+    /// `-st` pids.
+    pub hard_stop: Vec<u32>,
+    /// `-q`.
+    pub quiet: bool,
+}
+
+/// Prints diagnostics the way `-c` does and fails on alerts.
+fn load(options: &RunOptions) -> Result<baton_config::Config> {
+    let mut loaded = baton_config::load_paths(&options.files);
+    let resolution = check_mode::resolve_servers(&loaded.config);
+    loaded.diagnostics.extend(resolution);
+    let pid = std::process::id();
+    for d in &loaded.diagnostics {
+        if d.severity >= Severity::Warning && !(options.quiet && d.severity == Severity::Warning) {
+            eprintln!("{}", d.render(pid));
+        }
+    }
+    if loaded.verdict() == Verdict::Invalid {
+        bail!("Fatal errors found in configuration.");
+    }
+    Ok(loaded.config)
+}
+
+/// Writes the pid file (atomically: a temporary file renamed into place).
+fn write_pidfile(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp)
+        .with_context(|| format!("cannot create pid file {}", path.display()))?;
+    writeln!(f, "{pid}")?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot write pid file {}", path.display()))?;
+    Ok(())
+}
+
+/// Detaches into the background; returns in the child only.
+fn daemonize(pidfile: Option<&Path>) -> Result<()> {
+    // SAFETY: called before any thread is started (the tokio runtime is built afterwards).
+    match unsafe { fork() }.context("cannot fork")? {
+        ForkResult::Parent { child } => {
+            if let Some(path) = pidfile {
+                write_pidfile(path, child.as_raw())?;
+            }
+            std::process::exit(0);
+        }
+        ForkResult::Child => {
+            setsid().context("setsid")?;
+            let devnull = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")?;
+            use std::os::fd::AsRawFd;
+            for fd in 0..=2 {
+                nix::unistd::dup2(devnull.as_raw_fd(), fd).context("redirecting stdio")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sends `signal` to each pid (the old processes of a reload).
+fn signal_pids(pids: &[u32], signal: Signal) {
+    for &pid in pids {
+        if let Err(e) = kill(Pid::from_raw(pid as i32), signal) {
+            tracing::warn!("cannot send {signal} to pid {pid}: {e}");
+        }
+    }
+}
+
+/// Runs the proxy; returns the process exit code.
+pub fn run(options: RunOptions) -> Result<i32> {
+    let config = load(&options)?;
+    let bound = runtime::bind(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let daemon = (options.daemon || config.global.daemon) && !options.foreground;
+    let pidfile = options.pidfile.clone().or(config.global.pidfile.clone());
+    if daemon {
+        daemonize(pidfile.as_deref())?;
+    } else if let Some(path) = &pidfile {
+        write_pidfile(path, std::process::id() as i32)?;
+    }
+    baton_runtime::privileges::drop_privileges(&config.global)?;
+    let threads = config
+        .global
+        .nbthread
+        .map(|n| n as usize)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    let hard_stop_after = config.global.hard_stop_after;
+    rt.block_on(async move {
+        let running = runtime::start(bound)?;
+        signal_pids(&options.soft_stop, Signal::SIGUSR1);
+        signal_pids(&options.hard_stop, Signal::SIGTERM);
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        tokio::select! {
+            _ = usr1.recv() => {
+                tracing::info!("soft stop requested (SIGUSR1)");
+                running.soft_stop(hard_stop_after).await;
+            }
+            _ = term.recv() => running.stop(),
+            _ = int.recv() => running.stop(),
+        }
+        Ok::<_, anyhow::Error>(0)
+    })
+}
