@@ -152,9 +152,8 @@ pub async fn accept_loop(
 /// Serves one accepted connection in the frontend's mode.
 async fn serve(frontend: Arc<Frontend>, stream: TcpStream, peer: SocketAddr, phase: PhaseWatch) {
     let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().ok();
     match frontend.mode {
         Mode::Http => crate::http::session::serve(frontend, stream, peer, phase).await,
-        Mode::Tcp => crate::tcp::serve(frontend, stream, peer, local).await,
+        Mode::Tcp => crate::tcp::serve(frontend, stream, peer).await,
     }
 }

@@ -8,12 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 /// Serves one tcp-mode connection; the client is closed when no server can be reached.
-pub async fn serve(
-    frontend: Arc<Frontend>,
-    mut client: TcpStream,
-    peer: SocketAddr,
-    local: Option<SocketAddr>,
-) {
+pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr) {
     let Some(backend) = frontend.default_backend.clone() else {
         return; // nowhere to send it: HAProxy closes the connection too
     };
@@ -28,7 +23,12 @@ pub async fn serve(
             return;
         }
     };
-    let client_port = local.map_or(0, |a| a.port());
+    // Only servers configured without a port need the port the client connected to.
+    let client_port = if slot.server().port_from_client {
+        client.local_addr().map_or(0, |a| a.port())
+    } else {
+        0
+    };
     let mut server = match backend.connect(slot, &key, client_port).await {
         Ok(conn) => conn,
         Err(e) => {

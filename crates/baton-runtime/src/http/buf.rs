@@ -6,18 +6,21 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+// Storage is a `Vec` whose length is `end`: reads go into its spare capacity without zeroing it
+// first, and the capacity never grows past what `with_capacity` reserved.
+
 /// HAProxy's default `tune.bufsize`.
 pub const BUFSIZE: usize = 16384;
 
-/// Bytes read but not yet consumed live in `data[start..end]`.
+/// Bytes read but not yet consumed live in `data[start..]`.
 #[derive(Debug)]
 pub struct Buf {
-    /// Storage, allocated once.
-    data: Box<[u8]>,
+    /// Storage: `data.len()` is one past the last byte read; allocated on first use.
+    data: Vec<u8>,
+    /// The capacity to allocate and never exceed.
+    capacity: usize,
     /// First unconsumed byte.
     start: usize,
-    /// One past the last byte read.
-    end: usize,
 }
 
 impl Default for Buf {
@@ -30,53 +33,55 @@ impl Buf {
     /// An empty buffer of `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
         Buf {
-            data: vec![0; capacity].into_boxed_slice(),
+            data: Vec::new(),
+            capacity,
             start: 0,
-            end: 0,
         }
     }
 
     /// The unconsumed bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.data[self.start..self.end]
+        &self.data[self.start..]
     }
 
     /// Number of unconsumed bytes.
     pub fn len(&self) -> usize {
-        self.end - self.start
+        self.data.len() - self.start
     }
 
     /// Whether nothing is buffered.
     pub fn is_empty(&self) -> bool {
-        self.start == self.end
+        self.start == self.data.len()
     }
 
     /// Whether no more bytes fit, even after moving the unconsumed ones to the front.
     pub fn is_full(&self) -> bool {
-        self.len() == self.data.len()
+        self.len() == self.capacity
     }
 
     /// Marks `n` bytes as consumed.
     pub fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len());
         self.start += n;
-        if self.start == self.end {
+        if self.start == self.data.len() {
             self.start = 0;
-            self.end = 0;
+            self.data.clear();
         }
     }
 
     /// Reads once from `src` into the free space; returns the byte count (0 = end of stream).
     /// Call only when not full.
     pub async fn fill<R: AsyncRead + Unpin>(&mut self, src: &mut R) -> std::io::Result<usize> {
-        if self.end == self.data.len() && self.start > 0 {
-            self.data.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+        if self.data.capacity() == 0 {
+            self.data.reserve_exact(self.capacity);
+        }
+        if self.data.len() == self.capacity && self.start > 0 {
+            self.data.drain(..self.start);
             self.start = 0;
         }
-        let n = src.read(&mut self.data[self.end..]).await?;
-        self.end += n;
-        Ok(n)
+        let room = self.capacity - self.data.len();
+        debug_assert!(room > 0, "fill called on a full buffer");
+        src.take(room as u64).read_buf(&mut self.data).await
     }
 }
 

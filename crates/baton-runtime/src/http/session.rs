@@ -61,8 +61,9 @@ struct Session {
     frontend: Arc<Frontend>,
     /// The client's address.
     peer: SocketAddr,
-    /// The port the client connected to (for servers configured without a port).
-    local_port: u16,
+    /// The port the client connected to (for servers configured without a port), looked up
+    /// only when such a server is chosen.
+    local_port: Option<u16>,
     /// Bytes from the client not yet consumed (may hold a pipelined request).
     client_buf: Buf,
     /// Bytes from the server not yet consumed.
@@ -84,11 +85,10 @@ pub async fn serve(
     peer: SocketAddr,
     phase: PhaseWatch,
 ) {
-    let local_port = client.local_addr().map_or(0, |a| a.port());
     let mut session = Session {
         frontend,
         peer,
-        local_port,
+        local_port: None,
         client_buf: Buf::default(),
         server_buf: Buf::default(),
         out: Vec::with_capacity(1024),
@@ -109,6 +109,14 @@ pub async fn serve(
             Err(Failure::Close) => break,
         }
     }
+    if let Some(conn) = session.attached.take() {
+        abort(conn);
+    }
+}
+
+/// Closes a server connection whose exchange is complete with a reset (`SO_LINGER` 0).
+fn abort(conn: ServerConnection) {
+    let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
 }
 
 impl Session {
@@ -152,14 +160,18 @@ impl Session {
             client: Some(self.peer.ip()),
             path: Some(path.split('?').next().unwrap_or("/")),
         };
-        let mut conn = self.server_connection(&backend, &key).await?;
+        let mut conn = self.server_connection(client, &backend, &key).await?;
 
         let server_timeout = backend.timeouts.server;
+        let mut request_body = BodyProgress::new(req.framing);
+        if !req.expect_continue {
+            append_buffered_body(&mut self.out, &mut self.client_buf, &mut request_body)
+                .map_err(|_| Failure::Page(ErrorStatus::BadRequest))?;
+        }
         if let Err(e) = within(server_timeout, conn.stream.write_all(&self.out)).await {
             tracing::debug!(error = %e, "write to server failed");
             return Err(Failure::Page(ErrorStatus::BadGateway));
         }
-        let mut request_body = BodyProgress::new(req.framing);
         if !request_body.done() && !req.expect_continue {
             self.forward_request_body(client, &mut conn, &mut request_body)
                 .await?;
@@ -184,12 +196,15 @@ impl Session {
             let _ = client.shutdown().await;
             return Ok(false);
         }
-        if server_reusable {
+        if server_reusable && !keep.close_client {
             self.attached = Some(conn);
+        } else if server_reusable {
+            // The exchange is complete and nobody will reuse this connection: close it the way
+            // HAProxy does, with a reset, which spares both ends the TIME_WAIT state.
+            abort(conn);
         }
         if keep.close_client {
-            let _ = client.shutdown().await;
-            return Ok(false);
+            return Ok(false); // dropping the stream closes it
         }
         Ok(true)
     }
@@ -289,6 +304,7 @@ impl Session {
     /// Gets a connection to a server chosen for this request.
     async fn server_connection(
         &mut self,
+        client: &TcpStream,
         backend: &Arc<Backend>,
         key: &PickKey<'_>,
     ) -> Result<ServerConnection, Failure> {
@@ -310,17 +326,23 @@ impl Session {
                 });
             }
         }
-        backend
-            .connect(slot, key, self.local_port)
-            .await
-            .map_err(|e| {
-                tracing::debug!(backend = %backend.name, error = %e, "connect failed");
-                match e {
-                    ConnectError::NoServer
-                    | ConnectError::QueueTimeout
-                    | ConnectError::Failed(_) => Failure::Page(ErrorStatus::ServiceUnavailable),
+        let client_port = match (slot.server().port_from_client, self.local_port) {
+            (false, _) => 0,
+            (true, Some(port)) => port,
+            (true, None) => {
+                let port = client.local_addr().map_or(0, |a| a.port());
+                self.local_port = Some(port);
+                port
+            }
+        };
+        backend.connect(slot, key, client_port).await.map_err(|e| {
+            tracing::debug!(backend = %backend.name, error = %e, "connect failed");
+            match e {
+                ConnectError::NoServer | ConnectError::QueueTimeout | ConnectError::Failed(_) => {
+                    Failure::Page(ErrorStatus::ServiceUnavailable)
                 }
-            })
+            }
+        })
     }
 
     /// Streams the request body from the client to the server.
@@ -359,6 +381,12 @@ impl Session {
             let info = self
                 .read_response_head(conn, server_timeout, rewrite, client, request_body)
                 .await?;
+            // The head and whatever of the body is already buffered leave in one write.
+            let mut progress = BodyProgress::new(info.framing);
+            if !info.interim && !info.switching {
+                append_buffered_body(&mut self.out, &mut self.server_buf, &mut progress)
+                    .map_err(|_| Failure::Close)?;
+            }
             within(client_timeout, client.write_all(&self.out))
                 .await
                 .map_err(|_| Failure::Close)?;
@@ -377,7 +405,6 @@ impl Session {
                     tunnelled: true,
                 });
             }
-            let mut progress = BodyProgress::new(info.framing);
             if let Err(e) = body::forward(
                 &mut progress,
                 &mut self.server_buf,
@@ -487,6 +514,22 @@ impl Session {
         };
         let _ = tunnel::run(client, &mut conn.stream, timeouts).await;
     }
+}
+
+/// Moves the part of a body that is already buffered behind its head into `out`, so that head
+/// and body leave in one write (one system call for a typical small message).
+fn append_buffered_body(
+    out: &mut Vec<u8>,
+    buf: &mut Buf,
+    progress: &mut BodyProgress,
+) -> Result<(), body::BodyError> {
+    if buf.is_empty() || progress.done() {
+        return Ok(());
+    }
+    let n = progress.take(buf.bytes())?;
+    out.extend_from_slice(&buf.bytes()[..n]);
+    buf.consume(n);
+    Ok(())
 }
 
 /// Writes everything buffered to `dst`.
