@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod frontend;
+pub mod handover;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
