@@ -14,5 +14,6 @@ pub mod listener;
 pub mod privileges;
 pub mod runtime;
 pub mod sessions;
+pub mod stats;
 pub mod tcp;
 pub mod tunnel;

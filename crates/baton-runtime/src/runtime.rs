@@ -4,13 +4,18 @@
 
 use crate::backend::{health, Backend};
 use crate::frontend::{self, Frontend};
+use crate::handover::inherited::{self, Address, Inherited, Wanted};
+use crate::handover::server::ExportedSocket;
+use crate::handover::wire::Record;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::listener::{self, BindError};
 use crate::sessions::SessionTracker;
-use baton_config::model::Config;
+use crate::stats::{self, ApiContext, StatsListener};
+use baton_config::model::{Bind, Config};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 /// Why the runtime could not start.
@@ -25,6 +30,12 @@ pub enum StartError {
         #[source]
         source: BindError,
     },
+    /// A stats socket could not be bound.
+    #[error("{0}")]
+    Stats(#[from] stats::StatsBindError),
+    /// A stats socket kind baton cannot bind yet.
+    #[error("stats socket {0}: only UNIX stats sockets are supported by baton yet")]
+    StatsKind(String),
     /// A server address could not be resolved.
     #[error("backend '{backend}': {source}")]
     Resolve {
@@ -50,10 +61,22 @@ pub fn default_maxconn() -> u32 {
 pub struct Bound {
     /// Frontends with their listeners.
     listeners: Vec<(Arc<Frontend>, std::net::TcpListener)>,
+    /// Stats sockets.
+    stats: Vec<StatsListener>,
+    /// Duplicates of every listening socket, for the next process (`_getsocks`).
+    exports: Vec<ExportedSocket>,
     /// Every backend by name.
     backends: HashMap<String, Arc<Backend>>,
+    /// Backend ids in configuration order.
+    backend_ids: HashMap<String, usize>,
     /// Global `maxconn`.
     maxconn: u32,
+    /// `stats timeout`.
+    stats_timeout: Duration,
+    /// `stats maxconn`.
+    stats_maxconn: u32,
+    /// How many listening sockets were taken from the old process.
+    pub inherited: usize,
 }
 
 impl Bound {
@@ -66,17 +89,53 @@ impl Bound {
     }
 }
 
-/// Resolves servers and binds every listener of `config`.
-pub fn bind(config: &Config) -> Result<Bound, StartError> {
+/// What a `bind` line wants of an inherited socket.
+fn wanted(bind: &Bind, default_v6only: bool) -> Option<Wanted> {
+    let addr = listener::socket_addr(&bind.address)?;
+    Some(Wanted {
+        address: Address::Inet(addr),
+        interface: bind.interface.clone().unwrap_or_default(),
+        v6only: addr.is_ipv6() && (bind.v6only || (default_v6only && !bind.v4v6)),
+        transparent: bind.transparent,
+    })
+}
+
+/// A listener from the old process, put back in listening state with this line's backlog.
+fn reuse_listener(fd: OwnedFd, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::from(fd);
+    socket.listen(backlog.clamp(1, i32::MAX as u32) as i32)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// A duplicate of a listening socket's descriptor for the export list.
+fn export(fd: impl AsFd, interface: Option<&str>) -> std::io::Result<ExportedSocket> {
+    Ok(ExportedSocket {
+        fd: fd.as_fd().try_clone_to_owned()?,
+        record: Record {
+            interface: interface.unwrap_or_default().to_string(),
+            ..Default::default()
+        },
+    })
+}
+
+/// Resolves servers and binds every listener of `config`, reusing sockets received from the
+/// old process (`inherited`) where they match; unclaimed received sockets are closed.
+pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartError> {
     let maxconn = config.global.maxconn.unwrap_or_else(default_maxconn);
+    let default_v6only = inherited::system_bindv6only();
     let mut backends = HashMap::new();
+    let mut backend_ids = HashMap::new();
     for proxy in config.proxies.iter().filter(|p| p.kind.is_backend()) {
         let backend = Backend::new(proxy).map_err(|source| StartError::Resolve {
             backend: proxy.name.clone(),
             source,
         })?;
+        backend_ids.insert(proxy.name.clone(), backend_ids.len() + 1);
         backends.insert(proxy.name.clone(), Arc::new(backend));
     }
+    let mut exports = Vec::new();
+    let mut taken = 0;
     let mut listeners = Vec::new();
     for proxy in config.proxies.iter().filter(|p| p.kind.is_frontend()) {
         let default_backend = proxy
@@ -92,18 +151,69 @@ pub fn bind(config: &Config) -> Result<Bound, StartError> {
         let frontend = Arc::new(Frontend::new(proxy, default_backend, maxconn));
         let backlog = proxy.maxconn.unwrap_or(maxconn).min(65535);
         for bind in &proxy.binds {
-            let listener =
-                listener::bind_tcp(bind, backlog).map_err(|source| StartError::Bind {
-                    frontend: proxy.name.clone(),
+            let fail = |source| StartError::Bind {
+                frontend: proxy.name.clone(),
+                source,
+            };
+            let io_fail = |source| {
+                fail(BindError {
+                    address: format!("{:?}", bind.address),
                     source,
-                })?;
+                })
+            };
+            let listener = match wanted(bind, default_v6only).and_then(|w| inherited.take(&w)) {
+                Some(fd) => {
+                    taken += 1;
+                    reuse_listener(fd, backlog).map_err(io_fail)?
+                }
+                None => listener::bind_tcp(bind, backlog).map_err(fail)?,
+            };
+            exports.push(export(&listener, bind.interface.as_deref()).map_err(io_fail)?);
             listeners.push((Arc::clone(&frontend), listener));
         }
     }
+    let mut stats_listeners = Vec::new();
+    for socket in &config.global.stats_sockets {
+        let Some(path) = stats::unix_path(socket) else {
+            return Err(StartError::StatsKind(format!("{:?}", socket.address)));
+        };
+        let wanted = Wanted {
+            address: Address::Unix(path.to_path_buf()),
+            interface: String::new(),
+            v6only: false,
+            transparent: false,
+        };
+        let fd: OwnedFd = match inherited.take(&wanted) {
+            Some(fd) => {
+                taken += 1;
+                fd
+            }
+            None => stats::bind_unix(path, socket)?.into(),
+        };
+        let exported = export(&fd, None).map_err(|source| stats::StatsBindError {
+            path: path.display().to_string(),
+            source,
+        })?;
+        exports.push(exported);
+        stats_listeners.push(StatsListener {
+            config: socket.clone(),
+            fd,
+        });
+    }
+    let unclaimed = inherited.close_unclaimed();
+    if unclaimed > 0 {
+        tracing::info!("closed {unclaimed} inherited sockets that no bind line uses");
+    }
     Ok(Bound {
         listeners,
+        stats: stats_listeners,
+        exports,
         backends,
+        backend_ids,
         maxconn,
+        stats_timeout: config.global.stats_timeout,
+        stats_maxconn: config.global.stats_maxconn,
+        inherited: taken,
     })
 }
 
@@ -120,10 +230,39 @@ pub struct Running {
     stop_checks: tokio::sync::watch::Sender<bool>,
 }
 
-/// Starts accept loops and health checks. Must run inside a tokio runtime.
-pub fn start(bound: Bound) -> std::io::Result<Running> {
+/// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime.
+pub fn start(bound: Bound, nbthread: usize) -> std::io::Result<Running> {
     let lifecycle = Arc::new(Lifecycle::default());
     let sessions = SessionTracker::default();
+    let exports = Arc::new(Mutex::new(bound.exports));
+    let ctx = Arc::new(ApiContext {
+        backends: bound.backends.clone(),
+        backend_ids: bound.backend_ids,
+        lifecycle: Arc::clone(&lifecycle),
+        sessions: sessions.clone(),
+        started: Instant::now(),
+        nbthread,
+        maxconn: bound.maxconn,
+        exports: Arc::clone(&exports),
+        timeout: bound.stats_timeout,
+        slots: Arc::new(Semaphore::new(bound.stats_maxconn.max(1) as usize)),
+        stats_sessions: SessionTracker::default(),
+    });
+    for listener in bound.stats {
+        tokio::spawn(stats::serve(listener, Arc::clone(&ctx)));
+    }
+    // Once draining, this process no longer offers its listeners: when its stats sessions (a
+    // hand-over in progress) are over, drop the duplicates so that closing a listener really
+    // closes it here.
+    let mut phase = lifecycle.watch();
+    let stats_sessions = ctx.stats_sessions.clone();
+    tokio::spawn(async move {
+        crate::lifecycle::reached(&mut phase, Phase::Draining).await;
+        stats_sessions.wait_idle().await;
+        if let Ok(mut list) = exports.lock() {
+            list.clear();
+        }
+    });
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     for (frontend, listener) in bound.listeners {
         let listener = tokio::net::TcpListener::from_std(listener)?;

@@ -52,13 +52,9 @@ fn run(cli: Cli) -> i32 {
     if cli.check {
         return check_mode::run(&cli.files, cli.quiet);
     }
-    if cli.take_sockets_from.is_some()
-        || cli.master_worker
-        || cli.master_worker_systemd
-        || cli.master_cli.is_some()
-    {
+    if cli.master_worker || cli.master_worker_systemd || cli.master_cli.is_some() {
         eprintln!(
-            "[ALERT]    ({}) : baton: -x, -W, -Ws and -S are not implemented yet.",
+            "[ALERT]    ({}) : baton: -W, -Ws and -S are not implemented yet.",
             std::process::id()
         );
         return 1;
@@ -72,6 +68,7 @@ fn run(cli: Cli) -> i32 {
         soft_stop: cli.soft_stop,
         hard_stop: cli.hard_stop,
         quiet: cli.quiet,
+        take_sockets_from: cli.take_sockets_from,
     };
     match run_mode::run(options) {
         Ok(code) => code,
@@ -85,7 +82,10 @@ fn run(cli: Cli) -> i32 {
 /// Logs to stderr: warnings and errors with -q, notices too otherwise (`RUST_LOG`-free on
 /// purpose: the level follows HAProxy's flags).
 fn init_logging(quiet: bool) {
-    let level = if quiet {
+    // BATON_DEBUG=1 shows per-connection events (as haproxy -d does).
+    let level = if std::env::var_os("BATON_DEBUG").is_some() {
+        tracing::Level::DEBUG
+    } else if quiet {
         tracing::Level::WARN
     } else {
         tracing::Level::INFO

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub hard_stop: Vec<u32>,
     /// `-q`.
     pub quiet: bool,
+    /// `-x`: the old process's stats socket to take the listeners from.
+    pub take_sockets_from: Option<PathBuf>,
 }
 
 /// Prints diagnostics the way `-c` does and fails on alerts.
@@ -100,7 +102,28 @@ fn signal_pids(pids: &[u32], signal: Signal) {
 /// Runs the proxy; returns the process exit code.
 pub fn run(options: RunOptions) -> Result<i32> {
     let config = load(&options)?;
-    let bound = runtime::bind(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut inherited = match &options.take_sockets_from {
+        Some(path) if path != Path::new("/dev/null") => {
+            let received = baton_runtime::handover::client::fetch(path).map_err(|e| {
+                anyhow::anyhow!("{e}\nFailed to get the sockets from the old process!")
+            })?;
+            let sockets = received
+                .into_iter()
+                .map(|(fd, record)| {
+                    baton_runtime::handover::inherited::InheritedSocket::inspect(fd, record)
+                })
+                .collect();
+            baton_runtime::handover::inherited::Inherited::new(sockets)
+        }
+        _ => baton_runtime::handover::inherited::Inherited::default(),
+    };
+    let bound = runtime::bind(&config, &mut inherited).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if options.take_sockets_from.is_some() {
+        tracing::info!(
+            "took {} listening sockets from the old process",
+            bound.inherited
+        );
+    }
     let daemon = (options.daemon || config.global.daemon) && !options.foreground;
     let pidfile = options.pidfile.clone().or(config.global.pidfile.clone());
     if daemon {
@@ -124,7 +147,7 @@ pub fn run(options: RunOptions) -> Result<i32> {
         .build()?;
     let hard_stop_after = config.global.hard_stop_after;
     rt.block_on(async move {
-        let running = runtime::start(bound)?;
+        let running = runtime::start(bound, threads)?;
         signal_pids(&options.soft_stop, Signal::SIGUSR1);
         signal_pids(&options.hard_stop, Signal::SIGTERM);
         use tokio::signal::unix::{signal, SignalKind};

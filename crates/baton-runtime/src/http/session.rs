@@ -101,6 +101,7 @@ pub async fn serve(
             Ok(true) => session.served += 1,
             Ok(false) => break,
             Err(Failure::Page(status)) => {
+                tracing::debug!(peer = %session.peer, status = status.code(), "error page");
                 let t = session.frontend.timeouts.client;
                 let _ = within(t, client.write_all(status.response())).await;
                 let _ = client.shutdown().await;
@@ -109,6 +110,7 @@ pub async fn serve(
             Err(Failure::Close) => break,
         }
     }
+    tracing::debug!(peer = %session.peer, served = session.served, "client connection ends");
     if let Some(conn) = session.attached.take() {
         abort(conn);
     }

@@ -1,0 +1,266 @@
+//! The stats socket: HAProxy's runtime API, and the door through which the next process takes
+//! the listeners (`_getsocks` on a socket with `expose-fd listeners`).
+//!
+//! A UNIX stats socket is bound to `PATH.<pid>.tmp`, given its `mode`/`user`/`group`, and then
+//! renamed over `PATH`, so the path never goes missing during a reload. Nothing a client sends
+//! can block the data path: each connection is its own task, bounded by `stats timeout`,
+//! `stats maxconn` and a maximum line length.
+
+pub mod commands;
+
+use crate::backend::Backend;
+use crate::handover::server::{send_sockets, ExportedSocket};
+use crate::lifecycle::{Lifecycle, Phase};
+use crate::sessions::SessionTracker;
+use baton_config::model::{Identity, ListenAddress, StatsSocket};
+use commands::Action;
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+
+/// The longest command line accepted.
+const MAX_LINE: usize = 16384;
+
+/// What the runtime API can see and change.
+#[derive(Debug)]
+pub struct ApiContext {
+    /// Backends by name.
+    pub backends: HashMap<String, Arc<Backend>>,
+    /// Backend ids (1-based, configuration order), for `show servers state`.
+    pub backend_ids: HashMap<String, usize>,
+    /// The lifecycle.
+    pub lifecycle: Arc<Lifecycle>,
+    /// Live client sessions.
+    pub sessions: SessionTracker,
+    /// When the process started serving.
+    pub started: Instant,
+    /// Worker threads.
+    pub nbthread: usize,
+    /// Global `maxconn`.
+    pub maxconn: u32,
+    /// Sockets the next process may take; emptied when draining.
+    pub exports: Arc<Mutex<Vec<ExportedSocket>>>,
+    /// `stats timeout`.
+    pub timeout: Duration,
+    /// `stats maxconn` across all stats sockets.
+    pub slots: Arc<Semaphore>,
+    /// Live runtime API sessions (a hand-over in progress must finish before the exported
+    /// sockets are released).
+    pub stats_sessions: SessionTracker,
+}
+
+/// Why a stats socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind stats socket {path}: {source}")]
+pub struct StatsBindError {
+    /// The socket's address as configured.
+    pub path: String,
+    /// The cause.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds a UNIX stats socket at a temporary name, applies its permissions and renames it into
+/// place; returns the listening socket.
+pub fn bind_unix(
+    path: &Path,
+    socket: &StatsSocket,
+) -> Result<std::os::unix::net::UnixListener, StatsBindError> {
+    let fail = |source| StatsBindError {
+        path: path.display().to_string(),
+        source,
+    };
+    let tmp = PathBuf::from(format!("{}.{}.tmp", path.display(), std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let listener = std::os::unix::net::UnixListener::bind(&tmp).map_err(fail)?;
+    let result = (|| {
+        use std::os::unix::fs::PermissionsExt;
+        if let Some(mode) = socket.mode {
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        }
+        let uid = socket.user.as_ref().map(resolve_user).transpose()?;
+        let gid = socket.group.as_ref().map(resolve_group).transpose()?;
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(&tmp, uid, gid)?;
+        }
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(source) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(source));
+    }
+    Ok(listener)
+}
+
+/// A user name or id to a uid.
+fn resolve_user(user: &Identity) -> std::io::Result<u32> {
+    match user {
+        Identity::Id(id) => Ok(*id),
+        Identity::Name(name) => nix::unistd::User::from_name(name)
+            .ok()
+            .flatten()
+            .map(|u| u.uid.as_raw())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("unknown user '{name}'"),
+                )
+            }),
+    }
+}
+
+/// A group name or id to a gid.
+fn resolve_group(group: &Identity) -> std::io::Result<u32> {
+    match group {
+        Identity::Id(id) => Ok(*id),
+        Identity::Name(name) => nix::unistd::Group::from_name(name)
+            .ok()
+            .flatten()
+            .map(|g| g.gid.as_raw())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("unknown group '{name}'"),
+                )
+            }),
+    }
+}
+
+/// The UNIX path of a stats socket, if it is one.
+pub fn unix_path(socket: &StatsSocket) -> Option<&Path> {
+    match &socket.address {
+        ListenAddress::Unix(path) => Some(path),
+        _ => None,
+    }
+}
+
+/// A stats socket ready to serve.
+#[derive(Debug)]
+pub struct StatsListener {
+    /// The configuration line.
+    pub config: StatsSocket,
+    /// The listening socket.
+    pub fd: OwnedFd,
+}
+
+/// Serves one stats socket until the process stops.
+pub async fn serve(listener: StatsListener, ctx: Arc<ApiContext>) {
+    let std_listener = std::os::unix::net::UnixListener::from(listener.fd);
+    if std_listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    let Ok(listener_rt) = UnixListener::from_std(std_listener) else {
+        return;
+    };
+    let config = Arc::new(listener.config);
+    let mut phase = ctx.lifecycle.watch();
+    loop {
+        // A draining process stops answering on the (shared) stats socket at once, so that
+        // the next `_getsocks` reaches the process that now owns the listeners.
+        let accepted = tokio::select! {
+            a = listener_rt.accept() => a,
+            _ = phase.wait_for(|p| *p >= Phase::Draining) => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let Ok(permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
+            continue; // over `stats maxconn`: dropping the stream closes it
+        };
+        let ctx = Arc::clone(&ctx);
+        let config = Arc::clone(&config);
+        let guard = ctx.stats_sessions.enter();
+        tokio::spawn(async move {
+            session(stream, &config, &ctx).await;
+            drop(permit);
+            drop(guard);
+        });
+    }
+}
+
+/// One runtime API connection.
+async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>) {
+    let mut reader = BufReader::new(stream);
+    let mut interactive = false;
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        let read = tokio::time::timeout(ctx.timeout, read_line(&mut reader, &mut line)).await;
+        let Ok(Ok(n)) = read else { return };
+        if n == 0 {
+            return;
+        }
+        let text = String::from_utf8_lossy(&line)
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
+        let mut output = String::new();
+        for command in text.split(';') {
+            match commands::execute(command, config.level, ctx) {
+                Action::Reply(reply) => {
+                    output.push_str(&reply);
+                    output.push('\n');
+                }
+                Action::TogglePrompt => interactive = !interactive,
+                Action::Quit => {
+                    let _ = reader.get_mut().write_all(output.as_bytes()).await;
+                    return;
+                }
+                Action::GetSocks => {
+                    if config.expose_fd_listeners {
+                        hand_over(reader.into_inner(), ctx).await;
+                    }
+                    // Without `expose-fd listeners` HAProxy sends nothing and ends the session.
+                    return;
+                }
+            }
+        }
+        if interactive {
+            output.push_str("> ");
+        }
+        if reader.get_mut().write_all(output.as_bytes()).await.is_err() || !interactive {
+            return;
+        }
+    }
+}
+
+/// Reads one line of at most [`MAX_LINE`] bytes (a longer one ends the session).
+async fn read_line(
+    reader: &mut BufReader<UnixStream>,
+    line: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    let n = (&mut *reader)
+        .take(MAX_LINE as u64)
+        .read_until(b'\n', line)
+        .await?;
+    if n == MAX_LINE && line.last() != Some(&b'\n') {
+        return Err(std::io::ErrorKind::InvalidData.into());
+    }
+    Ok(n)
+}
+
+use tokio::io::AsyncReadExt as _;
+
+/// Sends the exported sockets over this connection (on a blocking thread, as the protocol
+/// is a strict lock-step of messages and acks).
+async fn hand_over(stream: UnixStream, ctx: &Arc<ApiContext>) {
+    let Ok(std_stream) = stream.into_std() else {
+        return;
+    };
+    ctx.lifecycle.advance(Phase::HandingOver);
+    let exports = Arc::clone(&ctx.exports);
+    let result = tokio::task::spawn_blocking(move || {
+        let exports = exports
+            .lock()
+            .map_err(|_| std::io::Error::other("exports lock poisoned"))?;
+        send_sockets(std_stream, &exports)
+    })
+    .await;
+    match result {
+        Ok(Ok(n)) => tracing::info!("handed {n} listening sockets to the next process"),
+        Ok(Err(e)) => tracing::warn!("socket hand-over failed: {e}"),
+        Err(e) => tracing::warn!("socket hand-over task failed: {e}"),
+    }
+}

@@ -1,0 +1,400 @@
+//! Seamless reload, end to end (LP #1712925): the new process takes the old one's listening
+//! sockets over the stats socket (`-x PATH -sf OLDPID`) and no connection is ever reset.
+//!
+//! Every "zero lost" test here has a negative control in this file: the same scenario reloaded
+//! the legacy way (new process binds its own socket with SO_REUSEPORT, old one closes its
+//! socket) and shown to lose connections, so the harness is known to be able to see a loss.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A spawned baton, killed (by PID) when dropped.
+struct Baton {
+    child: Child,
+}
+
+impl Baton {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process has exited (reaps it if so).
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits up to `limit` for the process to exit; returns whether it did.
+    fn wait_exit(&mut self, limit: Duration) -> bool {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if self.exited() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for Baton {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test configuration: a frontend answering by itself, a stats socket with `expose-fd`.
+fn write_config(dir: &Path, port: u16, maxconn: u32, keep_alive: &str) -> PathBuf {
+    let cfg = dir.join("baton.cfg");
+    let sock = dir.join("admin.sock");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    maxconn {maxconn}\n    stats socket {} mode 600 level admin expose-fd listeners\n\
+             defaults\n    mode http\n    timeout connect 1s\n    timeout client 60s\n    timeout server 60s\n    timeout http-keep-alive {keep_alive}\n\
+             frontend web\n    bind 127.0.0.1:{port} backlog 128\n    http-request return status 200 content-type text/plain string \"ok\\n\"\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// Starts baton; `take_from` adds `-x`, `stop` adds `-sf`.
+fn start(cfg: &Path, take_from: Option<&Path>, stop: Option<u32>) -> Baton {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.arg("-q")
+        .arg("-f")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(sock) = take_from {
+        cmd.arg("-x").arg(sock);
+    }
+    if let Some(pid) = stop {
+        cmd.arg("-sf").arg(pid.to_string());
+    }
+    Baton {
+        child: cmd.spawn().expect("spawn baton"),
+    }
+}
+
+/// Waits until `addr` accepts connections.
+fn wait_listening(addr: SocketAddr) {
+    let until = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+        assert!(Instant::now() < until, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends one request on `stream` and reads the whole response; `Err` if reset or empty.
+fn request(stream: &mut TcpStream) -> std::io::Result<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    stream.read_to_string(&mut out)?;
+    if out.is_empty() {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(out)
+}
+
+/// Connections waiting in the accept queue while the old process is full, then a reload.
+/// Returns how many of the `queued` connections got their response.
+fn queued_connections_survive(handover: bool) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // maxconn 1: while one connection is in use, the old process accepts nothing more.
+    let cfg = write_config(dir.path(), port, 1, "10s");
+    let mut old = start(&cfg, None, None);
+    wait_listening(addr);
+    std::thread::sleep(Duration::from_millis(100)); // let the probe's session end
+                                                    // Hold the only slot with a request whose head is not complete yet.
+    let mut holder = TcpStream::connect(addr).unwrap();
+    holder.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+    // These complete the TCP handshake in the kernel and wait in the accept queue.
+    let mut queued: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let sock = dir.path().join("admin.sock");
+    let mut new = start(&cfg, handover.then_some(sock.as_path()), Some(old.pid()));
+    // The old process now drains (its listener is closed at once); give the reload time.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!new.exited(), "the new process died");
+    let served = queued
+        .iter_mut()
+        .map(|s| request(s).is_ok_and(|r| r.starts_with("HTTP/1.1 200")))
+        .filter(|&ok| ok)
+        .count();
+    // The held request completes in the old process, which then exits.
+    holder.write_all(b"\r\n").unwrap();
+    let mut answer = String::new();
+    holder
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = holder.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "in-flight request lost: {answer:?}"
+    );
+    assert!(
+        answer.contains("connection: close"),
+        "a draining process closes after responding"
+    );
+    assert!(
+        old.wait_exit(Duration::from_secs(5)),
+        "the old process did not finish draining"
+    );
+    served
+}
+
+#[test]
+fn legacy_reload_resets_queued_connections() {
+    // Negative control: the bug. Without -x, the queued connections die with the old socket.
+    assert_eq!(queued_connections_survive(false), 0);
+}
+
+#[test]
+fn handover_serves_queued_connections() {
+    assert_eq!(queued_connections_survive(true), 5);
+}
+
+/// The listening socket's inode, from /proc/net/tcp (shared sockets keep theirs).
+fn listening_inode(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A"))
+            .then(|| f[9].parse().ok())
+            .flatten()
+    })
+}
+
+#[test]
+fn handover_keeps_the_same_socket_and_stats_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = write_config(dir.path(), port, 1000, "1s");
+    let sock = dir.path().join("admin.sock");
+    let mut current = start(&cfg, None, None);
+    wait_listening(addr);
+    let inode = listening_inode(port).expect("listening socket");
+    let stats_inode = std::fs::metadata(&sock)
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .unwrap();
+    for _ in 0..5 {
+        let mut next = start(&cfg, Some(&sock), Some(current.pid()));
+        assert!(
+            current.wait_exit(Duration::from_secs(5)),
+            "old process still running"
+        );
+        assert!(!next.exited(), "new process died");
+        assert_eq!(
+            listening_inode(port),
+            Some(inode),
+            "the listening socket changed"
+        );
+        let now = std::fs::metadata(&sock)
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap();
+        assert_eq!(now, stats_inode, "the stats socket changed");
+        let mut s = TcpStream::connect(addr).unwrap();
+        assert!(request(&mut s).unwrap().starts_with("HTTP/1.1 200"));
+        current = next;
+    }
+}
+
+#[test]
+fn handover_without_expose_fd_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, 100, "1s");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(" expose-fd listeners", "");
+    std::fs::write(&cfg, text).unwrap();
+    let _old = start(&cfg, None, None);
+    wait_listening(format!("127.0.0.1:{port}").parse().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("-f")
+        .arg(&cfg)
+        .arg("-x")
+        .arg(dir.path().join("admin.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Failed to get the sockets from the old process!"),
+        "{err}"
+    );
+}
+
+/// ab's verdict on one run.
+#[derive(Debug, Default)]
+struct AbResult {
+    complete: u64,
+    /// Requests that failed: ab's Connect + Receive + Length + Exceptions, plus non-2xx.
+    lost: u64,
+    /// ab stopped early ("Test aborted after 10 failures").
+    aborted: bool,
+}
+
+/// Parses ab's report.
+fn parse_ab(out: &str) -> AbResult {
+    let mut r = AbResult {
+        aborted: out.contains("aborted"),
+        ..Default::default()
+    };
+    for line in out.lines() {
+        let num = |l: &str| {
+            l.split_whitespace()
+                .nth(2)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if line.starts_with("Complete requests:") {
+            r.complete = num(line);
+        }
+        if line.starts_with("Non-2xx responses:") {
+            r.lost += num(line);
+        }
+        if let Some(detail) = line.trim().strip_prefix("(Connect:") {
+            // "(Connect: 0, Receive: 1, Length: 1, Exceptions: 0)"
+            let values: Vec<u64> = format!("Connect:{detail}")
+                .split(',')
+                .filter_map(|kv| kv.split(':').nth(1))
+                .map(|v| v.trim().trim_end_matches(')').parse().unwrap_or(0))
+                .collect();
+            // One reset shows in Receive, Length and Exceptions alike (3 in the headline):
+            // a lost request is counted once.
+            if let [connect, receive, length, exceptions] = values[..] {
+                r.lost += connect + receive.max(length).max(exceptions);
+            }
+        }
+    }
+    r
+}
+
+/// Runs `ab -r -c 20 -n REQUESTS` against a baton reloaded every `interval`; returns ab's
+/// result and the number of reloads that happened.
+fn reload_loop(
+    handover: bool,
+    keep_alive: bool,
+    requests: u64,
+    interval: Duration,
+) -> (AbResult, usize) {
+    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ab is needed for this test: apt-get install apache2-utils");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = write_config(dir.path(), port, 4000, "10s");
+    let sock = dir.path().join("admin.sock");
+    let mut current = start(&cfg, None, None);
+    wait_listening(addr);
+    let mut cmd = Command::new(ab);
+    cmd.arg("-r")
+        .arg("-c")
+        .arg("20")
+        .arg("-n")
+        .arg(requests.to_string())
+        .arg("-s")
+        .arg("10");
+    if keep_alive {
+        cmd.arg("-k");
+    }
+    let client = cmd
+        .arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut reloads = 0;
+    let mut old: Vec<Baton> = Vec::new();
+    let ab_pid = client.id();
+    let ab_running = || {
+        Path::new(&format!("/proc/{ab_pid}")).exists()
+            && std::fs::read_to_string(format!("/proc/{ab_pid}/stat"))
+                .is_ok_and(|s| !s.contains(") Z"))
+    };
+    while ab_running() && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(interval);
+        let take_from = handover.then_some(sock.as_path());
+        let mut next = start(&cfg, take_from, Some(current.pid()));
+        // A reload that failed leaves the current process in charge.
+        std::thread::sleep(Duration::from_millis(5));
+        if next.exited() {
+            continue;
+        }
+        reloads += 1;
+        old.push(std::mem::replace(&mut current, next));
+        old.retain_mut(|b| !b.exited());
+    }
+    let out = client.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let result = parse_ab(&text);
+    eprintln!("handover={handover} keep_alive={keep_alive}: {reloads} reloads, {result:?}");
+    // Every old generation finishes once ab's connections are gone.
+    for b in &mut old {
+        assert!(
+            b.wait_exit(Duration::from_secs(15)),
+            "an old process never exited"
+        );
+    }
+    (result, reloads)
+}
+
+/// Requests per reload-loop run (the bug report's 100k by default; `BATON_RELOAD_REQUESTS`
+/// lowers it for a quick local run).
+fn requests() -> u64 {
+    std::env::var("BATON_RELOAD_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+#[test]
+fn reload_loop_loses_nothing() {
+    let interval = Duration::from_millis(50);
+    // The negative control first: reloading without -x at this rate loses requests.
+    let (legacy, legacy_reloads) = reload_loop(false, false, requests(), interval);
+    assert!(
+        legacy_reloads >= 10,
+        "too few reloads ({legacy_reloads}) to mean anything"
+    );
+    assert!(
+        legacy.lost > 0 || legacy.aborted,
+        "the legacy reload lost nothing: the harness cannot see a loss, make it harder ({legacy:?})"
+    );
+    for keep_alive in [false, true] {
+        let (r, reloads) = reload_loop(true, keep_alive, requests(), interval);
+        assert!(reloads >= 10, "too few reloads: {reloads}");
+        assert!(!r.aborted, "ab aborted: {r:?}");
+        assert_eq!(r.complete, requests(), "{r:?}");
+        assert_eq!(
+            r.lost, 0,
+            "requests lost with -x (keep-alive {keep_alive}): {r:?}"
+        );
+    }
+}
