@@ -230,8 +230,13 @@ pub struct Running {
     stop_checks: tokio::sync::watch::Sender<bool>,
 }
 
-/// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime.
-pub fn start(bound: Bound, nbthread: usize) -> std::io::Result<Running> {
+/// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime; the
+/// stats sockets and health checks run on it, and every listener gets one accept loop on each
+/// of `workers` (a worker thread's single-threaded runtime). Whichever worker accepts a
+/// connection serves it to the end on its own thread: no hand-off between threads on the
+/// request path, as with HAProxy's threads sharing one listening socket.
+pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Result<Running> {
+    let nbthread = workers.len();
     let lifecycle = Arc::new(Lifecycle::default());
     let sessions = SessionTracker::default();
     let exports = Arc::new(Mutex::new(bound.exports));
@@ -265,14 +270,17 @@ pub fn start(bound: Bound, nbthread: usize) -> std::io::Result<Running> {
     });
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     for (frontend, listener) in bound.listeners {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        tokio::spawn(frontend::accept_loop(
-            frontend,
-            listener,
-            Arc::clone(&global_slots),
-            sessions.clone(),
-            lifecycle.watch(),
-        ));
+        for worker in workers {
+            let listener = listener.try_clone()?;
+            let (frontend, slots) = (Arc::clone(&frontend), Arc::clone(&global_slots));
+            let (sessions, phase) = (sessions.clone(), lifecycle.watch());
+            worker.spawn(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => frontend::accept_loop(frontend, l, slots, sessions, phase).await,
+                    Err(e) => tracing::error!("cannot register a listener: {e}"),
+                }
+            });
+        }
     }
     let (stop_checks, checks_stopped) = tokio::sync::watch::channel(false);
     for backend in bound.backends.values() {

@@ -141,19 +141,23 @@ pub fn run(options: RunOptions) -> Result<i32> {
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
+    let hard_stop_after = config.global.hard_stop_after;
+    let workers = Workers::spawn(threads.saturating_sub(1))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let hard_stop_after = config.global.hard_stop_after;
-    rt.block_on(async move {
-        let running = runtime::start(bound, threads)?;
-        signal_pids(&options.soft_stop, Signal::SIGUSR1);
-        signal_pids(&options.hard_stop, Signal::SIGTERM);
+    let worker_handles = workers.handles.clone();
+    let result = rt.block_on(async move {
+        // Signal handlers first: a -sf from the next generation must never find them missing.
         use tokio::signal::unix::{signal, SignalKind};
         let mut usr1 = signal(SignalKind::user_defined1())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        let mut handles = vec![tokio::runtime::Handle::current()];
+        handles.extend(worker_handles);
+        let running = runtime::start(bound, &handles)?;
+        signal_pids(&options.soft_stop, Signal::SIGUSR1);
+        signal_pids(&options.hard_stop, Signal::SIGTERM);
         tokio::select! {
             _ = usr1.recv() => {
                 tracing::info!("soft stop requested (SIGUSR1)");
@@ -163,5 +167,55 @@ pub fn run(options: RunOptions) -> Result<i32> {
             _ = int.recv() => running.stop(),
         }
         Ok::<_, anyhow::Error>(0)
-    })
+    });
+    workers.stop();
+    result
+}
+
+/// Worker threads, each running a single-threaded tokio runtime until told to stop.
+struct Workers {
+    /// Their runtimes, to spawn accept loops on.
+    handles: Vec<tokio::runtime::Handle>,
+    /// Dropping the sender ends every worker's runtime.
+    stop: Option<tokio::sync::watch::Sender<()>>,
+    /// The threads, joined on stop.
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Starts `n` worker threads.
+    fn spawn(n: usize) -> Result<Self> {
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let mut handles = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        for i in 0..n {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(rt.handle().clone());
+            let mut stopped = stopped.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("baton-worker-{}", i + 1))
+                    .spawn(move || {
+                        rt.block_on(async move {
+                            let _ = stopped.changed().await; // returns when the sender is dropped
+                        });
+                    })?,
+            );
+        }
+        Ok(Workers {
+            handles,
+            stop: Some(stop),
+            threads,
+        })
+    }
+
+    /// Stops every worker and waits for its thread.
+    fn stop(mut self) {
+        self.stop.take();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
