@@ -341,6 +341,9 @@ pub fn named_handler(name: &str) -> HttpHandler {
         if let Some(xff) = req.header("x-forwarded-for") {
             resp.headers.push(("X-Seen-XFF".into(), xff.to_string()));
         }
+        if let Some(c) = req.header("x-client") {
+            resp.headers.push(("X-Seen-Client".into(), c.to_string()));
+        }
         resp
     })
 }
