@@ -98,3 +98,47 @@ fn redispatch_sends_a_refused_request_to_the_other_server() {
     }
     assert_eq!(b.accepted(), 8);
 }
+
+#[test]
+fn httpchk_judges_the_status_and_backup_takes_over() {
+    let sick = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sick2 = std::sync::Arc::clone(&sick);
+    let named = named_handler("a");
+    let a = Backend::http(move |req| {
+        if req.path == "/health" {
+            assert_eq!(req.method, "GET");
+            let mut r = Response::ok(b"");
+            if sick2.load(std::sync::atomic::Ordering::Relaxed) {
+                r.status = 500;
+            }
+            return r;
+        }
+        named(req)
+    });
+    let backup = Backend::named("spare");
+    let port = free_port();
+    let be = format!(
+        "    option httpchk GET /health\n    http-check expect status 200\n    retries 0\n{}{}",
+        server_line("a", a.port, "check inter 100 fall 2 rise 2"),
+        server_line("spare", backup.port, "backup")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let counts = tally(port, (0..5).map(|i| format!("/{i}")));
+    assert_eq!(
+        counts.get("a"),
+        Some(&5),
+        "the backup serves only when a is down"
+    );
+    sick.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        wait_until(Duration::from_secs(5), || get(port, "/x").text() == "spare"),
+        "a answering 500 to its check was never taken out"
+    );
+    let counts = tally(port, (0..5).map(|i| format!("/s{i}")));
+    assert_eq!(counts.get("spare"), Some(&5), "{counts:?}");
+    sick.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        wait_until(Duration::from_secs(5), || get(port, "/y").text() == "a"),
+        "a never came back"
+    );
+}

@@ -381,3 +381,51 @@ fn forwardfor_except_and_custom_header() {
     assert_eq!(r.header("x-seen-client"), Some("127.0.0.1"));
     assert_eq!(r.header("x-seen-xff"), None);
 }
+
+#[test]
+fn server_timeout_gives_504() {
+    let (_a, _baton, port) = simple("    timeout server 300ms\n", "");
+    let started = Instant::now();
+    let r = get(port, "/sleep/2000");
+    assert_eq!(r.status_line, "HTTP/1.1 504 Gateway Time-out");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+}
+
+#[test]
+fn http_server_close_uses_a_new_server_connection_per_request() {
+    let (a, _baton, port) = simple("    option http-server-close\n", "");
+    let mut s = connect(port);
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for i in 0..3 {
+        s.write_all(format!("GET /sc{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .unwrap();
+        let resp = read_response(&mut r).unwrap();
+        assert_eq!(resp.status, 200);
+    }
+    assert!(wait_until(WAIT, || a.accepted() == 3), "{}", a.accepted());
+}
+
+#[test]
+fn pipelined_bodies_and_head_requests_keep_framing() {
+    let (a, _baton, port) = simple("", "");
+    let mut s = connect(port);
+    s.write_all(
+        b"POST /p1 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello\
+          HEAD /h2 HTTP/1.1\r\nHost: t\r\n\r\n\
+          POST /p3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+          GET /g4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let p1 = read_response(&mut r).unwrap();
+    assert_eq!(p1.header("x-path"), Some("/p1"));
+    // A HEAD response carries Content-Length but no body.
+    let head = read_head(&mut r).unwrap().unwrap();
+    assert!(head.contains("X-Path: /h2"), "{head}");
+    for path in ["/p3", "/g4"] {
+        let resp = read_response(&mut r).unwrap();
+        assert_eq!(resp.header("x-path"), Some(path));
+        assert_eq!(resp.text(), "a");
+    }
+    assert_eq!(a.accepted(), 1);
+}

@@ -519,7 +519,9 @@ pub fn serve_http(s: TcpStream, handler: &HttpHandler) {
         }
         out.push_str("\r\n");
         let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(&resp.body);
+        if req.method != "HEAD" {
+            bytes.extend_from_slice(&resp.body);
+        }
         if w.write_all(&bytes).is_err() {
             return;
         }
