@@ -1,0 +1,199 @@
+//! Load-balancing algorithms observed through the real proxy: each backend answers with its
+//! name, and the tests count who answered.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn roundrobin_weights_3_to_1_exact_over_40() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance roundrobin\n{}{}",
+        server_line("a", a.port, "weight 3"),
+        server_line("b", b.port, "weight 1")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let counts = tally(port, (0..40).map(|i| format!("/r{i}")));
+    assert_eq!(counts.get("a"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
+}
+
+#[test]
+fn static_rr_weights_3_to_1_exact_over_40() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance static-rr\n{}{}",
+        server_line("a", a.port, "weight 3"),
+        server_line("b", b.port, "weight 1")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let counts = tally(port, (0..40).map(|i| format!("/s{i}")));
+    assert_eq!(counts.get("a"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
+    // Every window of 4 consecutive requests holds exactly one `b`.
+    let seq: Vec<String> = (0..8)
+        .map(|i| get(port, &format!("/w{i}")).text())
+        .collect();
+    for w in seq.chunks(4) {
+        assert_eq!(w.iter().filter(|n| *n == "b").count(), 1, "{seq:?}");
+    }
+}
+
+#[test]
+fn leastconn_avoids_the_server_holding_a_long_request() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance leastconn\n{}{}",
+        server_line("a", a.port, ""),
+        server_line("b", b.port, "")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let long = std::thread::spawn(move || get(port, "/sleep/1500"));
+    assert!(
+        wait_until(WAIT, || a.accepted() + b.accepted() == 1),
+        "the long request never reached a server"
+    );
+    let holder = if a.accepted() == 1 { "a" } else { "b" };
+    let other = if holder == "a" { "b" } else { "a" };
+    for i in 0..10 {
+        let r = get(port, &format!("/short{i}"));
+        assert_eq!(r.text(), other, "request {i} went to the busy server");
+    }
+    let long = long.join().unwrap();
+    assert_eq!(long.status, 200);
+    assert_eq!(long.text(), holder);
+}
+
+#[test]
+fn first_fills_servers_in_order_up_to_maxconn() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance first\n    timeout queue 5s\n{}{}",
+        server_line("a", a.port, "maxconn 2"),
+        server_line("b", b.port, "maxconn 2")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let counts = tally(port, (0..5).map(|i| format!("/f{i}")));
+    assert_eq!(counts.get("a"), Some(&5), "{counts:?}");
+    let before = a.accepted();
+    let slow: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || get(port, "/sleep/1500")))
+        .collect();
+    assert!(
+        wait_until(WAIT, || a.accepted() == before + 2),
+        "the slow requests did not both reach a"
+    );
+    assert_eq!(b.accepted(), 0);
+    assert_eq!(get(port, "/third").text(), "b", "a is full: b must take it");
+    for t in slow {
+        assert_eq!(t.join().unwrap().text(), "a");
+    }
+    // Once a has room again, it takes everything again.
+    assert_eq!(get(port, "/after").text(), "a");
+}
+
+#[test]
+fn source_hash_is_stable_per_client_address() {
+    let servers: Vec<_> = ["a", "b", "c"].iter().map(|n| Backend::named(n)).collect();
+    let port = free_port();
+    let mut be = String::from("    balance source\n");
+    for (n, s) in ["a", "b", "c"].iter().zip(&servers) {
+        be.push_str(&server_line(n, s.port, ""));
+    }
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let mut seen = std::collections::BTreeSet::new();
+    for host in 2..12u8 {
+        let ip = std::net::Ipv4Addr::new(127, 0, 0, host);
+        let first = get_from(ip, port, "/").text();
+        for i in 0..4 {
+            let r = get_from(ip, port, &format!("/x{i}"));
+            assert_eq!(r.text(), first, "client {ip} moved from {first}");
+        }
+        seen.insert(first);
+    }
+    assert!(
+        seen.len() >= 2,
+        "10 client addresses all hashed to {seen:?}"
+    );
+}
+
+#[test]
+fn uri_hash_is_stable_per_path() {
+    let servers: Vec<_> = ["a", "b", "c"].iter().map(|n| Backend::named(n)).collect();
+    let port = free_port();
+    let mut be = String::from("    balance uri\n");
+    for (n, s) in ["a", "b", "c"].iter().zip(&servers) {
+        be.push_str(&server_line(n, s.port, ""));
+    }
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let mut seen = std::collections::BTreeSet::new();
+    for p in 0..15 {
+        let path = format!("/item/{p}");
+        let first = get(port, &path).text();
+        for q in 0..3 {
+            // The query string is not part of the hash.
+            let r = get(port, &format!("{path}?q={q}"));
+            assert_eq!(r.text(), first, "{path} moved from {first}");
+        }
+        seen.insert(first);
+    }
+    assert!(seen.len() >= 2, "15 paths all hashed to {seen:?}");
+}
+
+#[test]
+fn server_maxconn_queues_the_second_request_until_the_first_ends() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let be = format!(
+        "    timeout queue 5s\n{}",
+        server_line("a", a.port, "maxconn 1")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let started = std::time::Instant::now();
+    let first = std::thread::spawn(move || get(port, "/sleep/800"));
+    assert!(wait_until(WAIT, || a.accepted() == 1));
+    let second = std::thread::spawn(move || {
+        let r = get(port, "/sleep/10");
+        (r, std::time::Instant::now())
+    });
+    // While the first is served, the second waits in baton's queue, not at the server.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.accepted(), 1, "maxconn 1 let a second connection through");
+    let first = first.join().unwrap();
+    let first_done = std::time::Instant::now();
+    let (second, second_done) = second.join().unwrap();
+    assert_eq!(first.status, 200);
+    assert_eq!(second.status, 200, "{}", second.status_line);
+    assert!(second_done >= first_done - Duration::from_millis(50));
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    assert_eq!(a.accepted(), 2);
+}
+
+#[test]
+fn queue_timeout_gives_503() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let be = format!(
+        "    timeout queue 200ms\n{}",
+        server_line("a", a.port, "maxconn 1")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let first = std::thread::spawn(move || get(port, "/sleep/1500"));
+    assert!(wait_until(WAIT, || a.accepted() == 1));
+    let t = std::time::Instant::now();
+    let second = get(port, "/queued");
+    let waited = t.elapsed();
+    assert_eq!(second.status_line, "HTTP/1.1 503 Service Unavailable");
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_millis(1200),
+        "queued for {waited:?}"
+    );
+    assert_eq!(first.join().unwrap().status, 200);
+    assert_eq!(a.accepted(), 1);
+}
