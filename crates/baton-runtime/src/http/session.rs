@@ -245,33 +245,14 @@ impl Session {
                     }
                 }
             }
-            // Between two requests, a soft stop closes the connection at once (as HAProxy
-            // does with idle keep-alive connections when stopping) instead of letting it
-            // hold the stop until `timeout http-keep-alive`.
-            let idle_between_requests = !started && self.served > 0;
-            if idle_between_requests && *self.phase.borrow() >= Phase::Draining {
-                return Ok(None);
-            }
             let read = self.client_buf.fill(client);
-            let timed = async move {
-                match deadline {
-                    Some(d) => tokio::time::timeout_at(d, read).await.ok(),
-                    None => Some(read.await),
-                }
-            };
-            let outcome = if idle_between_requests {
-                let phase = &mut self.phase;
-                tokio::select! {
-                    r = timed => r,
-                    _ = phase.wait_for(|p| *p >= Phase::Draining) => return Ok(None),
-                }
-            } else {
-                timed.await
-            };
-            let n = match outcome {
-                Some(r) => r,
-                None if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
-                None => return Ok(None), // idle keep-alive connection: close silently
+            let n = match deadline {
+                Some(d) => match tokio::time::timeout_at(d, read).await {
+                    Ok(r) => r,
+                    Err(_) if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
+                    Err(_) => return Ok(None), // idle keep-alive connection: close silently
+                },
+                None => read.await,
             };
             match n {
                 Ok(0) | Err(_) => {
