@@ -443,7 +443,11 @@ impl Session {
     ) -> Result<head::ResponseInfo, Failure> {
         loop {
             if !self.server_buf.is_empty() {
-                match head::parse_response(self.server_buf.bytes(), &mut self.out, rewrite) {
+                // A soft stop that began while the request was in flight closes the client
+                // connection after this response (never before it).
+                let mut rewrite = *rewrite;
+                rewrite.close_client |= *self.phase.borrow() >= Phase::Draining;
+                match head::parse_response(self.server_buf.bytes(), &mut self.out, &rewrite) {
                     Ok(Some(info)) => {
                         self.server_buf.consume(info.head_len);
                         return Ok(info);
