@@ -226,6 +226,10 @@ pub struct Running {
     pub sessions: SessionTracker,
     /// Backends, for the runtime API and tests.
     pub backends: HashMap<String, Arc<Backend>>,
+    /// Live accept loops (each holds a guard until it has stopped accepting).
+    acceptors: SessionTracker,
+    /// Live runtime API sessions.
+    stats_sessions: SessionTracker,
     /// Stops the health checks.
     stop_checks: tokio::sync::watch::Sender<bool>,
 }
@@ -269,16 +273,19 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         }
     });
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
+    let acceptors = SessionTracker::default();
     for (frontend, listener) in bound.listeners {
         for worker in workers {
             let listener = listener.try_clone()?;
             let (frontend, slots) = (Arc::clone(&frontend), Arc::clone(&global_slots));
             let (sessions, phase) = (sessions.clone(), lifecycle.watch());
+            let guard = acceptors.enter();
             worker.spawn(async move {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(l) => frontend::accept_loop(frontend, l, slots, sessions, phase).await,
                     Err(e) => tracing::error!("cannot register a listener: {e}"),
                 }
+                drop(guard);
             });
         }
     }
@@ -300,6 +307,8 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
     Ok(Running {
         lifecycle,
         sessions,
+        acceptors,
+        stats_sessions: ctx.stats_sessions.clone(),
         backends: bound.backends,
         stop_checks,
     })
@@ -309,7 +318,17 @@ impl Running {
     /// Soft stop: stop accepting now, let sessions finish (bounded by `hard_stop_after`).
     pub async fn soft_stop(&self, hard_stop_after: Option<Duration>) {
         self.lifecycle.advance(Phase::Draining);
-        let drained = self.sessions.wait_idle();
+        // Every accept loop must have left first: one may have just accepted a connection
+        // whose session it has not registered yet, and that connection must be served too.
+        // Runtime API sessions too: one may be handing the listeners to the next process.
+        let acceptors = self.acceptors.clone();
+        let sessions = self.sessions.clone();
+        let stats_sessions = self.stats_sessions.clone();
+        let drained = async move {
+            acceptors.wait_idle().await;
+            sessions.wait_idle().await;
+            stats_sessions.wait_idle().await;
+        };
         match hard_stop_after {
             Some(limit) => {
                 let _ = tokio::time::timeout(limit, drained).await;

@@ -2,6 +2,7 @@
 
 mod check_mode;
 mod cli;
+mod logging;
 mod run_mode;
 
 use baton_config::keywords::KeywordTable;
@@ -59,7 +60,7 @@ fn run(cli: Cli) -> i32 {
         );
         return 1;
     }
-    init_logging(cli.quiet);
+    logging::init(cli.quiet);
     let options = run_mode::RunOptions {
         files: cli.files,
         daemon: cli.daemon,
@@ -77,23 +78,4 @@ fn run(cli: Cli) -> i32 {
             1
         }
     }
-}
-
-/// Logs to stderr: warnings and errors with -q, notices too otherwise (`RUST_LOG`-free on
-/// purpose: the level follows HAProxy's flags).
-fn init_logging(quiet: bool) {
-    // BATON_DEBUG=1 shows per-connection events (as haproxy -d does).
-    let level = if std::env::var_os("BATON_DEBUG").is_some() {
-        tracing::Level::DEBUG
-    } else if quiet {
-        tracing::Level::WARN
-    } else {
-        tracing::Level::INFO
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(false)
-        .try_init();
 }

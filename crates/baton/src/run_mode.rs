@@ -99,8 +99,28 @@ fn signal_pids(pids: &[u32], signal: Signal) {
     }
 }
 
+/// The signals baton handles. They are blocked from the first instruction until their handlers
+/// exist, so a `-sf` from the next generation that arrives early is delivered late instead of
+/// killing this process with the default action.
+fn handled_signals() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
 /// Runs the proxy; returns the process exit code.
 pub fn run(options: RunOptions) -> Result<i32> {
+    handled_signals()
+        .thread_block()
+        .context("blocking signals")?;
     let config = load(&options)?;
     let mut inherited = match &options.take_sockets_from {
         Some(path) if path != Path::new("/dev/null") => {
@@ -153,6 +173,9 @@ pub fn run(options: RunOptions) -> Result<i32> {
         let mut usr1 = signal(SignalKind::user_defined1())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        // Handlers exist: let pending and future signals in (on this thread only; the worker
+        // threads keep them blocked).
+        handled_signals().thread_unblock()?;
         let mut handles = vec![tokio::runtime::Handle::current()];
         handles.extend(worker_handles);
         let running = runtime::start(bound, &handles)?;

@@ -74,22 +74,60 @@ fn write_config(dir: &Path, port: u16, maxconn: u32, keep_alive: &str) -> PathBu
 
 /// Starts baton; `take_from` adds `-x`, `stop` adds `-sf`.
 fn start(cfg: &Path, take_from: Option<&Path>, stop: Option<u32>) -> Baton {
+    start_args(cfg, take_from, stop, &[])
+}
+
+/// Starts baton with extra arguments.
+fn start_args(
+    cfg: &Path,
+    take_from: Option<&Path>,
+    stop: Option<u32>,
+    extra: &[&std::ffi::OsStr],
+) -> Baton {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.arg("-q")
+    let quiet = if std::env::var_os("BATON_TEST_LOG").is_some() {
+        "-db"
+    } else {
+        "-q"
+    };
+    cmd.arg(quiet)
         .arg("-f")
         .arg(cfg)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(match std::env::var_os("BATON_TEST_LOG") {
+            // Debugging aid: append every generation's messages to this file.
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null()),
+            None => Stdio::null(),
+        });
     if let Some(sock) = take_from {
         cmd.arg("-x").arg(sock);
     }
+    cmd.args(extra);
     if let Some(pid) = stop {
         cmd.arg("-sf").arg(pid.to_string());
     }
     Baton {
         child: cmd.spawn().expect("spawn baton"),
     }
+}
+
+/// Starts a reload the way a script does: `-x` (if given), `-sf PID`, `-p PIDFILE`.
+fn start_with_pidfile(cfg: &Path, take_from: Option<&Path>, stop: u32, pidfile: &Path) -> Baton {
+    let mut b = start_args(
+        cfg,
+        take_from,
+        Some(stop),
+        &["-p".as_ref(), pidfile.as_os_str()],
+    );
+    // Reap a generation that failed at once, so the loop keeps the one in charge.
+    let _ = b.child.try_wait();
+    b
 }
 
 /// Waits until `addr` accepts connections.
@@ -309,7 +347,7 @@ fn reload_loop(
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let cfg = write_config(dir.path(), port, 4000, "10s");
     let sock = dir.path().join("admin.sock");
-    let mut current = start(&cfg, None, None);
+    let first = start(&cfg, None, None);
     wait_listening(addr);
     let mut cmd = Command::new(ab);
     cmd.arg("-r")
@@ -329,38 +367,90 @@ fn reload_loop(
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let mut reloads = 0;
-    let mut old: Vec<Baton> = Vec::new();
+    let (mut reloads, mut attempts) = (0, 0);
     let ab_pid = client.id();
     let ab_running = || {
         Path::new(&format!("/proc/{ab_pid}")).exists()
             && std::fs::read_to_string(format!("/proc/{ab_pid}/stat"))
                 .is_ok_and(|s| !s.contains(") Z"))
     };
+    // As an operator's reload script does: each generation writes the pid file once it has its
+    // sockets, and the next reload stops the pid found there; a reload that failed leaves the
+    // pid file, and so the process in charge, unchanged.
+    let pidfile = dir.path().join("baton.pid");
+    std::fs::write(&pidfile, format!("{}\n", first.pid())).unwrap();
+    let read_pid = || -> u32 {
+        std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut generations = vec![first];
+    let mut next_reload = Instant::now() + interval;
     while ab_running() && started.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(interval);
+        // One reload per `interval`, or back to back when a reload takes longer than that.
+        std::thread::sleep(next_reload.saturating_duration_since(Instant::now()));
+        next_reload = Instant::now().max(next_reload) + interval;
+        let in_charge = read_pid();
         let take_from = handover.then_some(sock.as_path());
-        let mut next = start(&cfg, take_from, Some(current.pid()));
-        // A reload that failed leaves the current process in charge.
-        std::thread::sleep(Duration::from_millis(5));
-        if next.exited() {
-            continue;
+        let mut next = start_with_pidfile(&cfg, take_from, in_charge, &pidfile);
+        attempts += 1;
+        // Like `systemctl reload`, wait for this reload to take effect (or fail) before the
+        // next one, so that every generation is told to stop by its successor.
+        let until = Instant::now() + Duration::from_secs(5);
+        while read_pid() == in_charge && !next.exited() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
         }
-        reloads += 1;
-        old.push(std::mem::replace(&mut current, next));
-        old.retain_mut(|b| !b.exited());
+        if read_pid() != in_charge {
+            reloads += 1;
+        }
+        generations.push(next);
+        generations.retain_mut(|b| !b.exited());
     }
+    let in_charge = read_pid();
+    let (current, mut old): (Vec<Baton>, Vec<Baton>) =
+        generations.into_iter().partition(|b| b.pid() == in_charge);
+    assert_eq!(current.len(), 1, "the process in charge is one of ours");
     let out = client.wait_with_output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let result = parse_ab(&text);
-    eprintln!("handover={handover} keep_alive={keep_alive}: {reloads} reloads, {result:?}");
+    if result.lost > 0 && handover {
+        eprintln!(
+            "ab said:\n{}",
+            text.lines()
+                .filter(|l| !l.starts_with("Completed"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    eprintln!(
+        "handover={handover} keep_alive={keep_alive}: {reloads} reloads of {attempts} attempted, {result:?}"
+    );
+    if handover {
+        // A reload may only be "in flight" at the end, never failed.
+        assert!(
+            attempts - reloads <= 1,
+            "{} reloads failed",
+            attempts - reloads
+        );
+    }
     // Every old generation finishes once ab's connections are gone.
     for b in &mut old {
-        assert!(
-            b.wait_exit(Duration::from_secs(15)),
-            "an old process never exited"
-        );
+        if !b.wait_exit(Duration::from_secs(15)) {
+            let pid = b.pid();
+            let report = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "cat /proc/{pid}/stat; ls -l /proc/{pid}/fd; cat /proc/net/tcp | wc -l; \
+                     for t in /proc/{pid}/task/*; do cat $t/comm $t/wchan; echo; done"
+                ))
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                .unwrap_or_default();
+            panic!("old process {pid} never exited:\n{report}");
+        }
     }
     (result, reloads)
 }
