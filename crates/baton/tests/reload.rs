@@ -484,3 +484,122 @@ fn reload_loop_loses_nothing() {
         );
     }
 }
+
+/// A Debian haproxy process, killed when dropped.
+struct Haproxy {
+    child: Child,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One generation of the interop chain: baton or haproxy.
+enum Generation {
+    Baton(Baton),
+    Haproxy(Haproxy),
+}
+
+impl Generation {
+    fn pid(&self) -> u32 {
+        match self {
+            Generation::Baton(b) => b.pid(),
+            Generation::Haproxy(h) => h.child.id(),
+        }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        match self {
+            Generation::Baton(b) => &mut b.child,
+            Generation::Haproxy(h) => &mut h.child,
+        }
+    }
+}
+
+/// Starts Debian's haproxy in the foreground on the same configuration.
+fn start_haproxy(cfg: &Path, take_from: Option<&Path>, stop: Option<u32>) -> Haproxy {
+    let haproxy = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("Debian's haproxy is needed for this test: apt-get install haproxy");
+    let mut cmd = Command::new(haproxy);
+    cmd.arg("-db").arg("-q").arg("-f").arg(cfg);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(sock) = take_from {
+        cmd.arg("-x").arg(sock);
+    }
+    if let Some(pid) = stop {
+        cmd.arg("-sf").arg(pid.to_string());
+    }
+    Haproxy {
+        child: cmd.spawn().expect("spawn haproxy"),
+    }
+}
+
+/// The migration path: a live Debian haproxy hands its listening socket to baton, and baton
+/// hands it back, several times, under load: the same socket throughout, no request lost.
+#[test]
+fn handover_to_and_from_debian_haproxy_under_load() {
+    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ab is needed for this test: apt-get install apache2-utils");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // The same file is valid for both programs.
+    let cfg = write_config(dir.path(), port, 2000, "1s");
+    let sock = dir.path().join("admin.sock");
+    let mut current = Generation::Haproxy(start_haproxy(&cfg, None, None));
+    wait_listening(addr);
+    let inode = listening_inode(port).expect("listening socket");
+    let client = Command::new(ab)
+        .args(["-r", "-c", "20", "-n", "30000", "-s", "10"])
+        .arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut finished = Vec::new();
+    for i in 0..8 {
+        std::thread::sleep(Duration::from_millis(150));
+        let old_pid = current.pid();
+        let next = if i % 2 == 0 {
+            Generation::Baton(start(&cfg, Some(&sock), Some(old_pid)))
+        } else {
+            Generation::Haproxy(start_haproxy(&cfg, Some(&sock), Some(old_pid)))
+        };
+        let mut previous = std::mem::replace(&mut current, next);
+        let until = Instant::now() + Duration::from_secs(10);
+        while !matches!(previous.child().try_wait(), Ok(Some(_))) {
+            assert!(
+                Instant::now() < until,
+                "generation {i}: the old process did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !matches!(current.child().try_wait(), Ok(Some(_))),
+            "generation {i}: the new process died"
+        );
+        assert_eq!(
+            listening_inode(port),
+            Some(inode),
+            "generation {i}: the socket changed"
+        );
+        finished.push(previous);
+    }
+    let out = client.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let result = parse_ab(&text);
+    eprintln!("interop: {result:?}");
+    assert!(!result.aborted, "{text}");
+    assert_eq!(result.complete, 30000, "{text}");
+    assert_eq!(result.lost, 0, "{text}");
+}
