@@ -5,8 +5,8 @@ use super::{arg_error, Loader, Section};
 use crate::diag::Location;
 use crate::keywords::Context;
 use crate::model::{
-    Balance, Bind, ForwardFor, HttpCheck, HttpConnectionMode, HttpReturn, Mode, Proxy, ProxyKind,
-    Server,
+    Balance, Bind, ForwardFor, HttpCheck, HttpConnectionMode, HttpReturn, ListenAddress, Mode,
+    Proxy, ProxyKind, Server,
 };
 use crate::values::{
     invalid_name_char, parse_listen_address, parse_network, parse_server_address, parse_time,
@@ -340,6 +340,14 @@ impl Loader<'_> {
         let mut addresses = Vec::new();
         for part in list.split(',') {
             addresses.extend(parse_listen_address(part)?);
+        }
+        if addresses
+            .iter()
+            .any(|a| !matches!(a, ListenAddress::Inet { .. }))
+        {
+            return Err(format!(
+                "UNIX socket frontends are not supported by baton yet (got '{list}')"
+            ));
         }
         let o = self.listener_options(at, "bind", &args[1..], false);
         let binds = addresses.into_iter().map(|address| Bind {
