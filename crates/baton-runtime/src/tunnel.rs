@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 /// The timeouts that bound a tunnel.
@@ -72,35 +72,66 @@ impl Shared {
     }
 }
 
-/// Copies one direction until end of stream, then shuts the destination's write half.
-async fn pump<R, W>(
-    from: &mut R,
-    to: &mut W,
-    shared: &Shared,
-    client_to_server: bool,
-) -> std::io::Result<u64>
-where
-    R: AsyncRead + Unpin + ?Sized,
-    W: AsyncWrite + Unpin + ?Sized,
-{
-    let mut buf = vec![0u8; 16384];
-    let mut total = 0;
-    loop {
-        let n = from.read(&mut buf).await?;
-        shared.touch();
-        if n == 0 {
-            let _ = to.shutdown().await;
-            let done = if client_to_server {
-                &shared.client_done
-            } else {
-                &shared.server_done
-            };
-            done.store(true, Ordering::Relaxed);
-            return Ok(total);
+/// One side of the tunnel, seen through the activity bookkeeping: every byte read or written
+/// refreshes the idle timer, and end of stream marks the side as done. Wrapping both streams
+/// lets one `copy_bidirectional` drive the two directions without splitting the sockets.
+struct Tracked<'a, S> {
+    /// The stream.
+    inner: &'a mut S,
+    /// Activity shared by both sides.
+    shared: &'a Shared,
+    /// Whether this is the client side (for the FIN flags).
+    client: bool,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<'_, S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = poll {
+            self.shared.touch();
+            if buf.filled().len() == before {
+                let done = if self.client {
+                    &self.shared.client_done
+                } else {
+                    &self.shared.server_done
+                };
+                done.store(true, Ordering::Relaxed);
+            }
         }
-        to.write_all(&buf[..n]).await?;
-        total += n as u64;
-        shared.touch();
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<'_, S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut *self.inner).poll_write(cx, data);
+        if let std::task::Poll::Ready(Ok(_)) = poll {
+            self.shared.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
     }
 }
 
@@ -135,11 +166,17 @@ where
         client_done: AtomicBool::new(false),
         server_done: AtomicBool::new(false),
     };
-    let (mut client_read, mut client_write) = tokio::io::split(client);
-    let (mut server_read, mut server_write) = tokio::io::split(server);
-    let up = pump(&mut client_read, &mut server_write, &shared, true);
-    let down = pump(&mut server_read, &mut client_write, &shared, false);
-    let both = async { tokio::try_join!(up, down) };
+    let mut client = Tracked {
+        inner: client,
+        shared: &shared,
+        client: true,
+    };
+    let mut server = Tracked {
+        inner: server,
+        shared: &shared,
+        client: false,
+    };
+    let both = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 16384, 16384);
     let watchdog = async {
         loop {
             match idle_limit(&timeouts, &shared) {
@@ -168,7 +205,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::duplex;
+    use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn half_close_keeps_the_other_direction_flowing() {

@@ -94,8 +94,7 @@ pub fn execute(command: &str, level: Level, ctx: &ApiContext) -> Action {
         .max_by_key(|(name, _, _)| name.len())
     else {
         return Action::Reply(format!(
-            "Unknown command: '{}'. Please enter one of the following commands only :\n{}",
-            words[0],
+            "Unknown command, but maybe one of the following ones is a better match:\n{}",
             help_text(level)
         ));
     };

@@ -203,7 +203,10 @@ async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>
                     output.push_str(&reply);
                     output.push('\n');
                 }
-                Action::TogglePrompt => interactive = !interactive,
+                Action::TogglePrompt => {
+                    interactive = !interactive;
+                    output.push('\n');
+                }
                 Action::Quit => {
                     let _ = reader.get_mut().write_all(output.as_bytes()).await;
                     return;
