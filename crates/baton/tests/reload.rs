@@ -603,3 +603,93 @@ fn handover_to_and_from_debian_haproxy_under_load() {
     assert_eq!(result.complete, 30000, "{text}");
     assert_eq!(result.lost, 0, "{text}");
 }
+
+/// Open descriptors of a process.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Resident memory of a process, in kB.
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_thousand_reloads_leave_one_process_and_no_leak() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = write_config(dir.path(), port, 100, "1s");
+    let sock = dir.path().join("admin.sock");
+    let pidfile = dir.path().join("baton.pid");
+    let mut current = start(&cfg, None, None);
+    wait_listening(addr);
+    let mut baseline = None;
+    for i in 0..1000 {
+        let mut next = start_with_pidfile(&cfg, Some(&sock), current.pid(), &pidfile);
+        assert!(
+            current.wait_exit(Duration::from_secs(10)),
+            "reload {i}: the old process stayed"
+        );
+        assert!(!next.exited(), "reload {i}: the new process died");
+        if i == 1 {
+            // The second generation is the first one that inherited its sockets.
+            baseline = Some((fd_count(next.pid()), rss_kb(next.pid())));
+        }
+        current = next;
+    }
+    let mut s = TcpStream::connect(addr).unwrap();
+    assert!(request(&mut s).unwrap().starts_with("HTTP/1.1 200"));
+    let (fds, rss) = baseline.unwrap();
+    assert_eq!(
+        fd_count(current.pid()),
+        fds,
+        "descriptors grew over 1000 reloads"
+    );
+    assert!(
+        rss_kb(current.pid()) < rss * 2 + 4096,
+        "memory grew over 1000 reloads"
+    );
+}
+
+#[test]
+fn hard_stop_after_bounds_a_soft_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let cfg = write_config(dir.path(), port, 100, "30s");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("global\n", "global\n    hard-stop-after 500ms\n");
+    std::fs::write(&cfg, text).unwrap();
+    let mut b = start(&cfg, None, None);
+    wait_listening(addr);
+    // A connection mid-request would hold the soft stop for `timeout client` (60 s)...
+    let mut held = TcpStream::connect(addr).unwrap();
+    held.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let began = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(b.pid() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    // ...but hard-stop-after ends it.
+    assert!(
+        b.wait_exit(Duration::from_secs(5)),
+        "hard-stop-after did not stop the process"
+    );
+    assert!(
+        began.elapsed() >= Duration::from_millis(400),
+        "stopped before hard-stop-after"
+    );
+}
