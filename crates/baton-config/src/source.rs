@@ -30,14 +30,7 @@ pub fn read_sources(paths: &[PathBuf]) -> (Vec<SourceFile>, Vec<Diagnostic>) {
                         read_one(&file, &mut files, &mut diagnostics);
                     }
                 }
-                Err(e) => diagnostics.push(Diagnostic::alert(
-                    None,
-                    format!(
-                        "Cannot open configuration file/directory {} : {}",
-                        path.display(),
-                        describe(&e)
-                    ),
-                )),
+                Err(e) => diagnostics.push(cannot_open(path, &e)),
             },
             _ => read_one(path, &mut files, &mut diagnostics),
         }
@@ -65,15 +58,18 @@ fn read_one(path: &Path, files: &mut Vec<SourceFile>, diagnostics: &mut Vec<Diag
             name: display_path(path),
             bytes,
         }),
-        Err(e) => diagnostics.push(Diagnostic::alert(
-            None,
-            format!(
-                "Cannot open configuration file/directory {} : {}",
-                path.display(),
-                describe(&e)
-            ),
-        )),
+        Err(e) => diagnostics.push(cannot_open(path, &e)),
     }
+}
+
+/// HAProxy's alert for a configuration path it cannot read.
+fn cannot_open(path: &Path, e: &std::io::Error) -> Diagnostic {
+    let message = format!(
+        "Cannot open configuration file/directory {} : {}",
+        path.display(),
+        describe(e)
+    );
+    Diagnostic::alert(None, message)
 }
 
 /// An I/O error in the words strerror() would use.

@@ -1,6 +1,6 @@
 //! Handlers for the supported directives of the `global` section.
 
-use super::{arg_error, Loader};
+use super::{arg_error, no_args, no_handler, single_arg, Loader};
 use crate::diag::Location;
 use crate::keywords::Context;
 use crate::model::{CloseSpread, StatsSocket};
@@ -44,19 +44,8 @@ impl Loader<'_> {
         args: &[String],
     ) -> Result<(), String> {
         let g = &mut self.config.global;
-        let one = |what: &str| -> Result<&String, String> {
-            match args {
-                [v] => Ok(v),
-                [] => Err(format!("expects {what}")),
-                [_, extra, ..] => Err(format!("cannot handle unexpected argument '{extra}'")),
-            }
-        };
-        let none = || -> Result<(), String> {
-            match args.first() {
-                Some(extra) => Err(format!("cannot handle unexpected argument '{extra}'")),
-                None => Ok(()),
-            }
-        };
+        let one = |what: &str| single_arg(args, what);
+        let none = || no_args(args);
         match name {
             "daemon" => {
                 none()?;
@@ -115,11 +104,7 @@ impl Loader<'_> {
                 g.mworker_max_reloads = parse_uint(one("an integer")?, u32::MAX as u64)? as u32
             }
             "stats socket" => self.stats_socket(at, args)?,
-            other => {
-                return Err(format!(
-                    "no handler for supported keyword '{other}' (baton bug)"
-                ))
-            }
+            other => return Err(no_handler(other)),
         }
         Ok(())
     }

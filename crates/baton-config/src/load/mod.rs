@@ -621,3 +621,26 @@ fn quote_list(items: &[&str]) -> String {
 pub(crate) fn arg_error(keyword: &str, message: impl std::fmt::Display) -> String {
     format!("'{keyword}' : {message}")
 }
+
+/// The one value a directive takes, or why there is not exactly one.
+pub(crate) fn single_arg<'a>(args: &'a [String], what: &str) -> Result<&'a String, String> {
+    match args {
+        [v] => Ok(v),
+        [] => Err(format!("expects {what}")),
+        [_, extra, ..] => Err(format!("cannot handle unexpected argument '{extra}'")),
+    }
+}
+
+/// Checks that a directive has no value.
+pub(crate) fn no_args(args: &[String]) -> Result<(), String> {
+    match args.first() {
+        Some(extra) => Err(format!("cannot handle unexpected argument '{extra}'")),
+        None => Ok(()),
+    }
+}
+
+/// The message for a keyword the table calls supported but no handler parses (a baton bug,
+/// caught by the `every_supported_keyword_has_a_handler` test).
+pub(crate) fn no_handler(keyword: &str) -> String {
+    format!("no handler for supported keyword '{keyword}' (baton bug)")
+}

@@ -1,7 +1,7 @@
 //! Handlers for the supported directives of `defaults`, `frontend`, `backend` and `listen`.
 
 use super::global::process_count_error;
-use super::{arg_error, Loader, Section};
+use super::{arg_error, no_args, no_handler, single_arg, Loader, Section};
 use crate::diag::Location;
 use crate::keywords::Context;
 use crate::model::{
@@ -65,19 +65,8 @@ impl Loader<'_> {
         args: &[String],
         prefix: Option<&str>,
     ) -> Result<(), String> {
-        let one = |what: &str| -> Result<&String, String> {
-            match args {
-                [v] => Ok(v),
-                [] => Err(format!("expects {what}")),
-                [_, extra, ..] => Err(format!("cannot handle unexpected argument '{extra}'")),
-            }
-        };
-        let none = || -> Result<(), String> {
-            match args.first() {
-                Some(extra) => Err(format!("cannot handle unexpected argument '{extra}'")),
-                None => Ok(()),
-            }
-        };
+        let one = |what: &str| single_arg(args, what);
+        let none = || no_args(args);
         if prefix.is_some() && !name.starts_with("option ") {
             return Err("'no' and 'default' only apply to 'option' keywords".into());
         }
@@ -321,11 +310,7 @@ impl Loader<'_> {
                 }
                 p.http_return = Some(ret);
             }
-            other => {
-                return Err(format!(
-                    "no handler for supported keyword '{other}' (baton bug)"
-                ))
-            }
+            other => return Err(no_handler(other)),
         }
         Ok(())
     }
