@@ -129,18 +129,39 @@ pub enum Level {
 pub struct StatsSocket {
     /// Where it listens.
     pub address: ListenAddress,
-    /// File mode of a UNIX socket.
-    pub mode: Option<u32>,
-    /// Owner of a UNIX socket.
-    pub user: Option<Identity>,
-    /// Group of a UNIX socket.
-    pub group: Option<Identity>,
-    /// Commands allowed on it.
-    pub level: Level,
-    /// `expose-fd listeners`: the next process may take the listeners through it (`_getsocks`).
-    pub expose_fd_listeners: bool,
+    /// Its options (`mode`, `user`, `group`, `level`, `expose-fd listeners`, ...).
+    pub options: ListenerOptions,
     /// The line that declared it.
     pub location: Location,
+}
+
+/// The options after the address on a `bind` or `stats socket` line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// `name`: the listener's name for the runtime API.
+    pub name: Option<String>,
+    /// `backlog`: the listen() queue length.
+    pub backlog: Option<u32>,
+    /// `v4v6`: an IPv6 listener also accepts IPv4.
+    pub v4v6: bool,
+    /// `v6only`: an IPv6 listener accepts IPv6 only.
+    pub v6only: bool,
+    /// `maxconn`: concurrent connections of this listener.
+    pub maxconn: Option<u32>,
+    /// `interface`: bind to this network interface.
+    pub interface: Option<String>,
+    /// `transparent`: bind to a foreign address.
+    pub transparent: bool,
+    /// `mode`: permissions of a UNIX socket (octal).
+    pub mode: Option<u32>,
+    /// `user`/`uid`: owner of a UNIX socket.
+    pub user: Option<Identity>,
+    /// `group`/`gid`: group of a UNIX socket.
+    pub group: Option<Identity>,
+    /// `level` of a stats socket: which runtime API commands its clients may run.
+    pub level: Level,
+    /// `expose-fd listeners` on a stats socket: the next process may take the listeners.
+    pub expose_fd_listeners: bool,
 }
 
 /// Where a listener listens.
@@ -417,26 +438,8 @@ impl Proxy {
 pub struct Bind {
     /// Where to listen.
     pub address: ListenAddress,
-    /// `name`.
-    pub name: Option<String>,
-    /// `backlog`.
-    pub backlog: Option<u32>,
-    /// `v4v6`.
-    pub v4v6: bool,
-    /// `v6only`.
-    pub v6only: bool,
-    /// `maxconn` of this listener.
-    pub maxconn: Option<u32>,
-    /// `interface`.
-    pub interface: Option<String>,
-    /// `transparent`.
-    pub transparent: bool,
-    /// UNIX socket permissions (`mode`).
-    pub mode: Option<u32>,
-    /// UNIX socket owner.
-    pub user: Option<Identity>,
-    /// UNIX socket group.
-    pub group: Option<Identity>,
+    /// The options after the address.
+    pub options: ListenerOptions,
     /// The line that declared it.
     pub location: Location,
 }

@@ -52,7 +52,11 @@ fn builds_the_typed_model() {
     let sock = &c.global.stats_sockets[0];
     assert_eq!(sock.address, ListenAddress::Unix("/run/b.sock".into()));
     assert_eq!(
-        (sock.mode, sock.level, sock.expose_fd_listeners),
+        (
+            sock.options.mode,
+            sock.options.level,
+            sock.options.expose_fd_listeners
+        ),
         (Some(0o660), Level::Operator, true)
     );
     assert_eq!(c.global.stats_timeout, Duration::from_secs(60));
@@ -71,8 +75,8 @@ fn builds_the_typed_model() {
             port: 8080
         }
     );
-    assert_eq!(fe.binds[0].name.as_deref(), Some("web"));
-    assert!(fe.binds[1].v6only);
+    assert_eq!(fe.binds[0].options.name.as_deref(), Some("web"));
+    assert!(fe.binds[1].options.v6only);
     assert_eq!(fe.timeouts.client, Some(Duration::from_secs(60)));
     assert_eq!(fe.http_connection_mode, HttpConnectionMode::ServerClose);
     assert_eq!(fe.forwardfor.as_ref().unwrap().except.unwrap().prefix, 8);
@@ -176,7 +180,11 @@ fn bug_report_lines_load_as_written() {
     );
     assert_eq!(alerts(&loaded), Vec::<String>::new());
     assert_eq!(warnings(&loaded), 3);
-    assert!(loaded.config.global.stats_sockets[0].expose_fd_listeners);
+    assert!(
+        loaded.config.global.stats_sockets[0]
+            .options
+            .expose_fd_listeners
+    );
     let bad = load(
         "global\n  nbproc 2\n  stats bind-process 2\nfrontend f\n  bind :80\n  bind-process 3\n",
     );
@@ -203,7 +211,10 @@ fn unsupported_keywords_are_refused_and_warnings_accepted() {
     assert!(got[2].starts_with("6: 'acl' is not supported by baton"));
     assert_eq!(warnings(&loaded), 2);
     // The option after an unsupported one with a value was still parsed.
-    assert_eq!(loaded.config.proxies[0].binds[0].name.as_deref(), Some("n"));
+    assert_eq!(
+        loaded.config.proxies[0].binds[0].options.name.as_deref(),
+        Some("n")
+    );
 }
 
 #[test]

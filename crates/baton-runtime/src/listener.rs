@@ -53,16 +53,16 @@ pub fn bind_tcp(bind: &Bind, default_backlog: u32) -> Result<TcpListener, BindEr
     socket.set_reuse_address(true).map_err(fail)?;
     socket.set_reuse_port(true).map_err(fail)?;
     if addr.is_ipv6() {
-        if bind.v6only {
+        if bind.options.v6only {
             socket.set_only_v6(true).map_err(fail)?;
-        } else if bind.v4v6 {
+        } else if bind.options.v4v6 {
             socket.set_only_v6(false).map_err(fail)?;
         }
     }
-    if bind.transparent {
+    if bind.options.transparent {
         set_transparent(&socket, addr.is_ipv6()).map_err(fail)?;
     }
-    if let Some(interface) = &bind.interface {
+    if let Some(interface) = &bind.options.interface {
         socket
             .bind_device(Some(interface.as_bytes()))
             .map_err(fail)?;
@@ -70,6 +70,7 @@ pub fn bind_tcp(bind: &Bind, default_backlog: u32) -> Result<TcpListener, BindEr
     socket.set_nonblocking(true).map_err(fail)?;
     socket.bind(&addr.into()).map_err(fail)?;
     let backlog = bind
+        .options
         .backlog
         .unwrap_or(default_backlog)
         .clamp(1, i32::MAX as u32) as i32;
@@ -110,16 +111,7 @@ mod tests {
     fn bind_line(address: ListenAddress) -> Bind {
         Bind {
             address,
-            name: None,
-            backlog: None,
-            v4v6: false,
-            v6only: false,
-            maxconn: None,
-            interface: None,
-            transparent: false,
-            mode: None,
-            user: None,
-            group: None,
+            options: Default::default(),
             location: baton_config::diag::Location::new(&Arc::from("t.cfg"), 1),
         }
     }
@@ -151,7 +143,7 @@ mod tests {
             family: Family::V6,
             port: 0,
         });
-        v6.v6only = true;
+        v6.options.v6only = true;
         assert!(bind_tcp(&v6, 16).is_ok());
         let err = bind_tcp(
             &bind_line(ListenAddress::Inet {

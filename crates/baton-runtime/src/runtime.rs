@@ -94,9 +94,9 @@ fn wanted(bind: &Bind, default_v6only: bool) -> Option<Wanted> {
     let addr = listener::socket_addr(&bind.address)?;
     Some(Wanted {
         address: Address::Inet(addr),
-        interface: bind.interface.clone().unwrap_or_default(),
-        v6only: addr.is_ipv6() && (bind.v6only || (default_v6only && !bind.v4v6)),
-        transparent: bind.transparent,
+        interface: bind.options.interface.clone().unwrap_or_default(),
+        v6only: addr.is_ipv6() && (bind.options.v6only || (default_v6only && !bind.options.v4v6)),
+        transparent: bind.options.transparent,
     })
 }
 
@@ -168,7 +168,7 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                 }
                 None => listener::bind_tcp(bind, backlog).map_err(fail)?,
             };
-            exports.push(export(&listener, bind.interface.as_deref()).map_err(io_fail)?);
+            exports.push(export(&listener, bind.options.interface.as_deref()).map_err(io_fail)?);
             listeners.push((Arc::clone(&frontend), listener));
         }
     }

@@ -127,11 +127,7 @@ impl Loader<'_> {
         for address in addresses {
             self.config.global.stats_sockets.push(StatsSocket {
                 address,
-                mode: options.mode,
-                user: options.user.clone(),
-                group: options.group.clone(),
-                level: options.level,
-                expose_fd_listeners: options.expose_fd_listeners,
+                options: options.clone(),
                 location: at.clone(),
             });
         }

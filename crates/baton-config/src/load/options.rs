@@ -7,38 +7,9 @@
 use super::{arg_error, Loader};
 use crate::diag::Location;
 use crate::keywords::{Context, Status};
-use crate::model::{Identity, Level, ServerOptions};
+use crate::model::{Level, ListenerOptions, ServerOptions};
 use crate::values::{parse_identity, parse_time, parse_uint, TimeUnit};
 use std::net::IpAddr;
-
-/// The options of a `bind` or `stats socket` line.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ListenerOptions {
-    /// `name`.
-    pub name: Option<String>,
-    /// `backlog`.
-    pub backlog: Option<u32>,
-    /// `v4v6`.
-    pub v4v6: bool,
-    /// `v6only`.
-    pub v6only: bool,
-    /// `maxconn`.
-    pub maxconn: Option<u32>,
-    /// `interface`.
-    pub interface: Option<String>,
-    /// `transparent`.
-    pub transparent: bool,
-    /// `mode` (octal) of a UNIX socket.
-    pub mode: Option<u32>,
-    /// `user`/`uid`.
-    pub user: Option<Identity>,
-    /// `group`/`gid`.
-    pub group: Option<Identity>,
-    /// `level` (stats sockets).
-    pub level: Level,
-    /// `expose-fd listeners` (stats sockets).
-    pub expose_fd_listeners: bool,
-}
 
 /// Splits `words` into (option, its values) steps using the table; reports problems.
 /// Calls `apply` for each supported option with its value words (as many as the table's `args`).

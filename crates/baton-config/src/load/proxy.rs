@@ -337,16 +337,7 @@ impl Loader<'_> {
         let o = self.listener_options(at, "bind", &args[1..], false);
         let binds = addresses.into_iter().map(|address| Bind {
             address,
-            name: o.name.clone(),
-            backlog: o.backlog,
-            v4v6: o.v4v6,
-            v6only: o.v6only,
-            maxconn: o.maxconn,
-            interface: o.interface.clone(),
-            transparent: o.transparent,
-            mode: o.mode,
-            user: o.user.clone(),
-            group: o.group.clone(),
+            options: o.clone(),
             location: at.clone(),
         });
         let binds: Vec<Bind> = binds.collect();

@@ -80,11 +80,16 @@ pub fn bind_unix(
     let listener = std::os::unix::net::UnixListener::bind(&tmp).map_err(fail)?;
     let result = (|| {
         use std::os::unix::fs::PermissionsExt;
-        if let Some(mode) = socket.mode {
+        if let Some(mode) = socket.options.mode {
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
         }
-        let uid = socket.user.as_ref().map(resolve_user).transpose()?;
-        let gid = socket.group.as_ref().map(resolve_group).transpose()?;
+        let uid = socket.options.user.as_ref().map(resolve_user).transpose()?;
+        let gid = socket
+            .options
+            .group
+            .as_ref()
+            .map(resolve_group)
+            .transpose()?;
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::chown(&tmp, uid, gid)?;
         }
@@ -198,7 +203,7 @@ async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>
             .to_string();
         let mut output = String::new();
         for command in text.split(';') {
-            match commands::execute(command, config.level, ctx) {
+            match commands::execute(command, config.options.level, ctx) {
                 Action::Reply(reply) => {
                     output.push_str(&reply);
                     output.push('\n');
@@ -212,7 +217,7 @@ async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>
                     return;
                 }
                 Action::GetSocks => {
-                    if config.expose_fd_listeners {
+                    if config.options.expose_fd_listeners {
                         hand_over(reader.into_inner(), ctx).await;
                     }
                     // Without `expose-fd listeners` HAProxy sends nothing and ends the session.
