@@ -284,6 +284,24 @@ fn handover_without_expose_fd_fails_cleanly() {
     );
 }
 
+/// Starts `ab -r -c 20 -n REQUESTS -s 10 [-k]` against `addr`, output captured.
+fn spawn_ab(addr: SocketAddr, requests: u64, keep_alive: bool) -> Child {
+    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ab is needed for this test: apt-get install apache2-utils");
+    let mut cmd = Command::new(ab);
+    cmd.args(["-r", "-c", "20", "-s", "10", "-n"])
+        .arg(requests.to_string());
+    if keep_alive {
+        cmd.arg("-k");
+    }
+    cmd.arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn ab")
+}
+
 /// ab's verdict on one run.
 #[derive(Debug, Default)]
 struct AbResult {
@@ -338,10 +356,6 @@ fn reload_loop(
     requests: u64,
     interval: Duration,
 ) -> (AbResult, usize) {
-    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("ab is needed for this test: apt-get install apache2-utils");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -349,23 +363,7 @@ fn reload_loop(
     let sock = dir.path().join("admin.sock");
     let first = start(&cfg, None, None);
     wait_listening(addr);
-    let mut cmd = Command::new(ab);
-    cmd.arg("-r")
-        .arg("-c")
-        .arg("20")
-        .arg("-n")
-        .arg(requests.to_string())
-        .arg("-s")
-        .arg("10");
-    if keep_alive {
-        cmd.arg("-k");
-    }
-    let client = cmd
-        .arg(format!("http://{addr}/"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let client = spawn_ab(addr, requests, keep_alive);
     let started = Instant::now();
     let (mut reloads, mut attempts) = (0, 0);
     let ab_pid = client.id();
@@ -545,10 +543,6 @@ fn start_haproxy(cfg: &Path, take_from: Option<&Path>, stop: Option<u32>) -> Hap
 /// hands it back, several times, under load: the same socket throughout, no request lost.
 #[test]
 fn handover_to_and_from_debian_haproxy_under_load() {
-    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("ab is needed for this test: apt-get install apache2-utils");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -558,13 +552,7 @@ fn handover_to_and_from_debian_haproxy_under_load() {
     let mut current = Generation::Haproxy(start_haproxy(&cfg, None, None));
     wait_listening(addr);
     let inode = listening_inode(port).expect("listening socket");
-    let client = Command::new(ab)
-        .args(["-r", "-c", "20", "-n", "30000", "-s", "10"])
-        .arg(format!("http://{addr}/"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let client = spawn_ab(addr, 30000, false);
     let mut finished = Vec::new();
     for i in 0..8 {
         std::thread::sleep(Duration::from_millis(150));
