@@ -85,7 +85,8 @@ fn eval_unary<F: Fn(&str) -> Option<String>>(
         match part.as_rule() {
             Rule::not => negate = !negate,
             Rule::or_expr => value = eval_or(part, env)?,
-            Rule::integer => value = part.as_str().parse::<i64>().map_or(true, |n| n != 0),
+            // Non-zero is true; a number too large for i64 is non-zero too.
+            Rule::integer => value = part.as_str().parse::<i64>().map(|n| n != 0).unwrap_or(true),
             Rule::call => value = eval_call(part, env)?,
             _ => {}
         }

@@ -55,7 +55,7 @@ pub fn fetch(path: &Path) -> Result<Vec<(OwnedFd, Record)>, FetchError> {
         .read_exact(&mut count)
         .map_err(|_| FetchError::NoCount)?;
     let count = i32::from_ne_bytes(count);
-    if count < 0 || count > 1_000_000 {
+    if !(0..=1_000_000).contains(&count) {
         return Err(FetchError::BadCount(count));
     }
     let expected = count as usize;
