@@ -33,9 +33,6 @@ pub enum StartError {
     /// A stats socket could not be bound.
     #[error("{0}")]
     Stats(#[from] stats::StatsBindError),
-    /// A stats socket kind baton cannot bind yet.
-    #[error("stats socket {0}: only UNIX stats sockets are supported by baton yet")]
-    StatsKind(String),
     /// A server address could not be resolved.
     #[error("backend '{backend}': {source}")]
     Resolve {
@@ -174,27 +171,46 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
     }
     let mut stats_listeners = Vec::new();
     for socket in &config.global.stats_sockets {
-        let Some(path) = stats::unix_path(socket) else {
-            return Err(StartError::StatsKind(format!("{:?}", socket.address)));
-        };
-        let wanted = Wanted {
-            address: Address::Unix(path.to_path_buf()),
-            interface: String::new(),
-            v6only: false,
-            transparent: false,
-        };
-        let fd: OwnedFd = match inherited.take(&wanted) {
-            Some(fd) => {
-                taken += 1;
-                fd
-            }
-            None => stats::bind_unix(path, socket)?.into(),
-        };
-        let exported = export(&fd, None).map_err(|source| stats::StatsBindError {
-            path: path.display().to_string(),
+        let name = format!("{:?}", socket.address);
+        let stats_fail = |source| stats::StatsBindError {
+            path: name.clone(),
             source,
-        })?;
-        exports.push(exported);
+        };
+        let fd: OwnedFd = match stats::unix_path(socket) {
+            Some(path) => {
+                let wanted = Wanted {
+                    address: Address::Unix(path.to_path_buf()),
+                    interface: String::new(),
+                    v6only: false,
+                    transparent: false,
+                };
+                match inherited.take(&wanted) {
+                    Some(fd) => {
+                        taken += 1;
+                        fd
+                    }
+                    None => stats::bind_unix(path, socket)?.into(),
+                }
+            }
+            None => {
+                // A TCP runtime API socket (`ipv4@`/`ipv6@`): bound like a `bind` line.
+                let as_bind = Bind {
+                    address: socket.address.clone(),
+                    options: socket.options.clone(),
+                    location: socket.location.clone(),
+                };
+                match wanted(&as_bind, default_v6only).and_then(|w| inherited.take(&w)) {
+                    Some(fd) => {
+                        taken += 1;
+                        reuse_listener(fd, 16).map_err(stats_fail)?.into()
+                    }
+                    None => listener::bind_tcp(&as_bind, 16)
+                        .map_err(|e| stats_fail(e.source))?
+                        .into(),
+                }
+            }
+        };
+        exports.push(export(&fd, None).map_err(stats_fail)?);
         stats_listeners.push(StatsListener {
             config: socket.clone(),
             fd,

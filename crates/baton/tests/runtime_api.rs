@@ -186,3 +186,65 @@ fn getsocks_without_expose_fd_sends_nothing() {
     let b = Baton::start();
     assert_eq!(b.ask("admin", "_getsocks\n"), "");
 }
+
+#[test]
+fn tcp_stats_sockets_answer_and_never_send_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, api) = (free(), free());
+    let cfg = dir.path().join("baton.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    stats socket ipv4@127.0.0.1:{api} level admin expose-fd listeners\n\
+             defaults\n    mode http\n    timeout client 5s\n\
+             frontend f\n    bind 127.0.0.1:{port}\n    http-request return status 200\n"
+        ),
+    )
+    .unwrap();
+    // `-c` warns that expose-fd cannot work over TCP, but accepts the line.
+    let check = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("-c")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&check.stderr)
+        .contains("descriptors only travel over UNIX sockets"));
+    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("-q")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Baton { child, dir };
+    let connect = || {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", api)) {
+                return s;
+            }
+            assert!(Instant::now() < until, "TCP stats socket never appeared");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let talk = |line: &[u8]| {
+        let mut s = connect();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(line).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(talk(b"show info\n").contains("Name: baton"));
+    assert_eq!(talk(b"_getsocks\n"), "");
+}

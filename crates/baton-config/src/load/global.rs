@@ -115,15 +115,14 @@ impl Loader<'_> {
             return Err("expects an address (a UNIX socket path, or ipv4@/ipv6@ADDR:PORT)".into());
         };
         let addresses = parse_listen_address(address)?;
-        if addresses
-            .iter()
-            .any(|a| !matches!(a, crate::model::ListenAddress::Unix(_)))
-        {
-            return Err(format!(
-                "only UNIX stats sockets are supported by baton yet (got '{address}')"
-            ));
-        }
         let options = self.listener_options(at, "stats socket", &args[1..], true);
+        let tcp = addresses
+            .iter()
+            .any(|a| matches!(a, crate::model::ListenAddress::Inet { .. }));
+        if tcp && options.expose_fd_listeners {
+            let why = format!("'expose-fd listeners' has no effect on '{address}': descriptors only travel over UNIX sockets");
+            self.warn(at, arg_error("stats socket", why));
+        }
         for address in addresses {
             self.config.global.stats_sockets.push(StatsSocket {
                 address,

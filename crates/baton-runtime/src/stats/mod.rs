@@ -153,50 +153,95 @@ pub struct StatsListener {
     pub fd: OwnedFd,
 }
 
-/// Serves one stats socket until the process stops.
+/// Serves one stats socket (UNIX or TCP) until the process starts draining.
 pub async fn serve(listener: StatsListener, ctx: Arc<ApiContext>) {
-    let std_listener = std::os::unix::net::UnixListener::from(listener.fd);
-    if std_listener.set_nonblocking(true).is_err() {
-        return;
-    }
-    let Ok(listener_rt) = UnixListener::from_std(std_listener) else {
-        return;
-    };
     let config = Arc::new(listener.config);
+    if unix_path(&config).is_some() {
+        let std_listener = std::os::unix::net::UnixListener::from(listener.fd);
+        let Ok(l) = std_listener
+            .set_nonblocking(true)
+            .and_then(|_| UnixListener::from_std(std_listener))
+        else {
+            return;
+        };
+        accept_loop(&ctx, &config, || l.accept()).await;
+    } else {
+        let std_listener = std::net::TcpListener::from(listener.fd);
+        let Ok(l) = std_listener
+            .set_nonblocking(true)
+            .and_then(|_| tokio::net::TcpListener::from_std(std_listener))
+        else {
+            return;
+        };
+        accept_loop(&ctx, &config, || l.accept()).await;
+    }
+}
+
+/// Accepts runtime API connections until draining: a draining process stops answering on the
+/// (shared) stats socket at once, so the next `_getsocks` reaches the process in charge.
+async fn accept_loop<S, A, F>(ctx: &Arc<ApiContext>, config: &Arc<StatsSocket>, accept: F)
+where
+    S: Session + 'static,
+    F: Fn() -> A,
+    A: std::future::Future<Output = std::io::Result<(S, S::Peer)>>,
+{
     let mut phase = ctx.lifecycle.watch();
     loop {
-        // A draining process stops answering on the (shared) stats socket at once, so that
-        // the next `_getsocks` reaches the process that now owns the listeners.
         let accepted = tokio::select! {
-            a = listener_rt.accept() => a,
+            a = accept() => a,
             _ = phase.wait_for(|p| *p >= Phase::Draining) => return,
         };
         let Ok((stream, _)) = accepted else { continue };
         let Ok(permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
             continue; // over `stats maxconn`: dropping the stream closes it
         };
-        let ctx = Arc::clone(&ctx);
-        let config = Arc::clone(&config);
+        let ctx = Arc::clone(ctx);
+        let config = Arc::clone(config);
         let guard = ctx.stats_sessions.enter();
         tokio::spawn(async move {
-            session(stream, &config, &ctx).await;
+            if let Some(stream) = session(stream, &config, &ctx).await {
+                stream.hand_over(&ctx).await;
+            }
             drop(permit);
             drop(guard);
         });
     }
 }
 
-/// One runtime API connection.
-async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>) {
+/// A runtime API connection: UNIX (which can carry descriptors) or TCP (which cannot).
+pub trait Session: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sized {
+    /// The peer address type of the listener's `accept`.
+    type Peer;
+    /// Answers `_getsocks` on a socket with `expose-fd listeners`.
+    fn hand_over(self, ctx: &Arc<ApiContext>) -> impl std::future::Future<Output = ()> + Send;
+}
+
+impl Session for UnixStream {
+    type Peer = tokio::net::unix::SocketAddr;
+    async fn hand_over(self, ctx: &Arc<ApiContext>) {
+        hand_over(self, ctx).await;
+    }
+}
+
+impl Session for tokio::net::TcpStream {
+    type Peer = std::net::SocketAddr;
+    async fn hand_over(self, _ctx: &Arc<ApiContext>) {
+        // Descriptors only travel over UNIX sockets: nothing to send, as HAProxy.
+    }
+}
+
+/// One runtime API connection; returns the stream when it asked for the listeners (and may
+/// have them: the socket has `expose-fd listeners`).
+async fn session<S: Session>(stream: S, config: &StatsSocket, ctx: &Arc<ApiContext>) -> Option<S> {
     let mut reader = BufReader::new(stream);
     let mut interactive = false;
     let mut line = Vec::with_capacity(256);
     loop {
         line.clear();
         let read = tokio::time::timeout(ctx.timeout, read_line(&mut reader, &mut line)).await;
-        let Ok(Ok(n)) = read else { return };
+        let Ok(Ok(n)) = read else { return None };
         if n == 0 {
-            return;
+            return None;
         }
         let text = String::from_utf8_lossy(&line)
             .trim_end_matches(['\r', '\n'])
@@ -214,14 +259,14 @@ async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>
                 }
                 Action::Quit => {
                     let _ = reader.get_mut().write_all(output.as_bytes()).await;
-                    return;
+                    return None;
                 }
+                // Without `expose-fd listeners` HAProxy sends nothing and ends the session.
                 Action::GetSocks => {
-                    if config.options.expose_fd_listeners {
-                        hand_over(reader.into_inner(), ctx).await;
-                    }
-                    // Without `expose-fd listeners` HAProxy sends nothing and ends the session.
-                    return;
+                    return config
+                        .options
+                        .expose_fd_listeners
+                        .then(|| reader.into_inner())
                 }
             }
         }
@@ -229,14 +274,14 @@ async fn session(stream: UnixStream, config: &StatsSocket, ctx: &Arc<ApiContext>
             output.push_str("> ");
         }
         if reader.get_mut().write_all(output.as_bytes()).await.is_err() || !interactive {
-            return;
+            return None;
         }
     }
 }
 
 /// Reads one line of at most [`MAX_LINE`] bytes (a longer one ends the session).
-async fn read_line(
-    reader: &mut BufReader<UnixStream>,
+async fn read_line<S: Session>(
+    reader: &mut BufReader<S>,
     line: &mut Vec<u8>,
 ) -> std::io::Result<usize> {
     let n = (&mut *reader)
