@@ -39,11 +39,17 @@ pub struct Frontend {
     pub http_return: Option<HttpReturn>,
     /// `maxconn` of the frontend.
     pub slots: Arc<Semaphore>,
+    /// Traffic counters for `show stat`.
+    pub counters: Arc<crate::counters::Counters>,
+    /// `maxconn` as configured or derived, for `show stat`'s `slim`.
+    pub maxconn: u32,
 }
 
 /// A pre-rendered `http-request return` response.
 #[derive(Debug, Clone)]
 pub struct HttpReturn {
+    /// The status code, for the counters.
+    pub status: u16,
     /// Status line and headers, each ending in CRLF, without the final CRLF.
     pub head: Vec<u8>,
     /// The body.
@@ -60,6 +66,7 @@ impl HttpReturn {
         }
         head.push_str(&format!("content-length: {}\r\n", body.len()));
         HttpReturn {
+            status: ret.status,
             head: head.into_bytes(),
             body,
         }
@@ -84,6 +91,8 @@ impl Frontend {
             http_connection_mode: proxy.http_connection_mode,
             http_return: proxy.http_return.as_ref().map(HttpReturn::render),
             slots: Arc::new(Semaphore::new(maxconn as usize)),
+            counters: Arc::default(),
+            maxconn,
         }
     }
 }
@@ -150,10 +159,25 @@ pub async fn accept_loop(
 }
 
 /// Serves one accepted connection in the frontend's mode.
-async fn serve(frontend: Arc<Frontend>, stream: TcpStream, peer: SocketAddr, phase: PhaseWatch) {
+async fn serve(
+    frontend: Arc<Frontend>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    phase: PhaseWatch,
+) {
     let _ = stream.set_nodelay(true);
+    let live = frontend.counters.enter();
     match frontend.mode {
-        Mode::Http => crate::http::session::serve(frontend, stream, peer, phase).await,
-        Mode::Tcp => crate::tcp::serve(frontend, stream, peer).await,
+        Mode::Http => {
+            crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await
+        }
+        Mode::Tcp => crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer).await,
     }
+    if let Some((received, sent)) = crate::counters::tcp_bytes(&stream) {
+        frontend.counters.add_bytes(received, sent);
+        if let Some(backend) = &frontend.default_backend {
+            backend.counters.add_bytes(received, sent);
+        }
+    }
+    drop(live);
 }

@@ -6,6 +6,7 @@
 //! up to date. Nothing here reads configuration text.
 
 pub mod backend;
+pub mod counters;
 pub mod frontend;
 pub mod handover;
 pub mod http;

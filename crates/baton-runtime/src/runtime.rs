@@ -260,7 +260,14 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
     let lifecycle = Arc::new(Lifecycle::default());
     let sessions = SessionTracker::default();
     let exports = Arc::new(Mutex::new(bound.exports));
+    let mut frontends: Vec<(usize, Arc<Frontend>)> = Vec::new();
+    for (frontend, _) in &bound.listeners {
+        if !frontends.iter().any(|(_, f)| Arc::ptr_eq(f, frontend)) {
+            frontends.push((frontends.len() + 1, Arc::clone(frontend)));
+        }
+    }
     let ctx = Arc::new(ApiContext {
+        frontends,
         backends: bound.backends.clone(),
         backend_ids: bound.backend_ids,
         lifecycle: Arc::clone(&lifecycle),

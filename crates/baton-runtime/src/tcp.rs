@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 /// Serves one tcp-mode connection; the client is closed when no server can be reached.
-pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr) {
+pub async fn serve(frontend: Arc<Frontend>, client: &mut TcpStream, peer: SocketAddr) {
     let Some(backend) = frontend.default_backend.clone() else {
         return; // nowhere to send it: HAProxy closes the connection too
     };
@@ -33,6 +33,7 @@ pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketA
         Ok(conn) => conn,
         Err(e) => {
             tracing::debug!(frontend = %frontend.name, backend = %backend.name, error = %e, "connect failed");
+            crate::counters::Counters::bump(&backend.counters.conn_errors);
             return;
         }
     };
@@ -43,5 +44,6 @@ pub async fn serve(frontend: Arc<Frontend>, mut client: TcpStream, peer: SocketA
         client_fin: frontend.timeouts.client_fin,
         server_fin: backend.timeouts.server_fin,
     };
-    let _ = tunnel::run(&mut client, &mut server.stream, timeouts).await;
+    let _live = backend.counters.enter();
+    let _ = tunnel::run(client, &mut server.stream, timeouts).await;
 }

@@ -248,3 +248,159 @@ fn tcp_stats_sockets_answer_and_never_send_descriptors() {
     assert!(talk(b"show info\n").contains("Name: baton"));
     assert_eq!(talk(b"_getsocks\n"), "");
 }
+
+/// `show stat`: the header is Debian haproxy 2.6's, byte for byte, and the counters are true.
+#[test]
+fn show_stat_has_haproxys_header_and_true_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, server_port) = (free(), free());
+    // A tiny backend answering every request on keep-alive connections.
+    let server = std::net::TcpListener::bind(("127.0.0.1", server_port)).unwrap();
+    std::thread::spawn(move || {
+        for conn in server.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut r = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if std::io::BufRead::read_line(&mut r, &mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if line == "\r\n"
+                        && w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let cfg = dir.path().join("baton.cfg");
+    let sock = dir.path().join("admin.sock");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    stats socket {} level admin\n\
+             defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+             backend app\n    server s1 127.0.0.1:{server_port}\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    // Debian's haproxy on the same file gives the reference header.
+    let haproxy_header = {
+        let mut h = Command::new("/usr/sbin/haproxy")
+            .args(["-db", "-q", "-f"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Debian's haproxy is needed for this test: apt-get install haproxy");
+        let until = Instant::now() + Duration::from_secs(5);
+        let mut answer = String::new();
+        while answer.is_empty() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+            if let Ok(mut s) = UnixStream::connect(&sock) {
+                let _ = s.write_all(b"show stat\n");
+                let _ = s.read_to_string(&mut answer);
+            }
+        }
+        let _ = h.kill();
+        let _ = h.wait();
+        answer.lines().next().unwrap_or_default().to_string()
+    };
+    assert!(
+        haproxy_header.starts_with("# pxname,svname,"),
+        "{haproxy_header:?}"
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("-q")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Baton { child, dir };
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut client = loop {
+        if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break c;
+        }
+        assert!(Instant::now() < until);
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // 5 requests on one keep-alive connection, then close it.
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for _ in 0..5 {
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let mut buf = [0u8; 40];
+        let mut got = 0;
+        while !buf[..got].ends_with(b"ok") {
+            got += client.read(&mut buf[got..]).unwrap();
+        }
+    }
+    drop(client);
+    std::thread::sleep(Duration::from_millis(200));
+    let stat = ask(&guard.sock("admin"), "show stat\n");
+    let mut lines = stat.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        haproxy_header,
+        "the header differs from haproxy's"
+    );
+    let columns: Vec<&str> = haproxy_header.trim_start_matches("# ").split(',').collect();
+    let field = |row: &str, name: &str| -> String {
+        let i = columns.iter().position(|c| *c == name).unwrap();
+        row.split(',').nth(i).unwrap_or_default().to_string()
+    };
+    let rows: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
+    let fe = rows
+        .iter()
+        .find(|r| r.starts_with("web,FRONTEND,"))
+        .expect(&stat);
+    assert_eq!(field(fe, "stot"), "1", "{fe}");
+    assert_eq!(field(fe, "scur"), "0", "{fe}");
+    assert_eq!(field(fe, "req_tot"), "5", "{fe}");
+    assert_eq!(field(fe, "hrsp_2xx"), "5", "{fe}");
+    assert_eq!(
+        field(fe, "bin"),
+        (5 * "GET / HTTP/1.1\r\nHost: t\r\n\r\n".len()).to_string(),
+        "{fe}"
+    );
+    assert!(field(fe, "bout").parse::<u64>().unwrap() >= 5 * 40, "{fe}");
+    let srv = rows.iter().find(|r| r.starts_with("app,s1,")).expect(&stat);
+    assert_eq!(field(srv, "status"), "UP");
+    // As in HAProxy, a server's stot and lbtot count requests (streams) sent to it.
+    assert_eq!(field(srv, "stot"), "5", "{srv}");
+    assert_eq!(field(srv, "lbtot"), "5", "{srv}");
+    let be = rows
+        .iter()
+        .find(|r| r.starts_with("app,BACKEND,"))
+        .expect(&stat);
+    assert_eq!(field(be, "req_tot"), "5", "{be}");
+    assert_eq!(field(be, "hrsp_2xx"), "5", "{be}");
+    assert_eq!(field(be, "stot"), "5", "{be}");
+    assert_eq!(field(be, "status"), "UP");
+    for row in &rows {
+        assert_eq!(
+            row.split(',').count(),
+            columns.len(),
+            "every row has every column: {row}"
+        );
+    }
+}

@@ -57,6 +57,8 @@ pub struct Backend {
     pub http_check: Option<HttpCheck>,
     /// Woken whenever a server connection slot frees (for `maxconn` queueing).
     slot_freed: Arc<Notify>,
+    /// Traffic counters for `show stat`.
+    pub counters: Arc<crate::counters::Counters>,
 }
 
 /// A connection to a server, with the slot it occupies.
@@ -134,6 +136,7 @@ impl Backend {
             forwardfor: proxy.forwardfor.clone(),
             http_check: proxy.http_check.clone(),
             slot_freed: Arc::new(Notify::new()),
+            counters: Arc::default(),
         })
     }
 

@@ -71,6 +71,8 @@ pub struct ServerState {
     active: AtomicU32,
     /// Connections ever made to this server (stats, and a cheap distribution check in tests).
     total: AtomicU64,
+    /// Most connections open at once (`smax`).
+    max: AtomicU32,
     /// Idle keep-alive connections to this server, reusable by later requests (HTTP mode).
     idle: Mutex<Vec<TcpStream>>,
 }
@@ -100,6 +102,7 @@ impl ServerState {
             status: AtomicU8::new(status as u8),
             active: AtomicU32::new(0),
             total: AtomicU64::new(0),
+            max: AtomicU32::new(0),
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -139,6 +142,11 @@ impl ServerState {
         self.active.load(Ordering::Relaxed)
     }
 
+    /// Most connections open at once so far.
+    pub fn max(&self) -> u32 {
+        self.max.load(Ordering::Relaxed)
+    }
+
     /// Connections made so far.
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
@@ -175,7 +183,8 @@ impl ServerState {
 
     /// Counts a connection until the returned guard is dropped.
     pub fn track(self: &std::sync::Arc<Self>) -> ConnectionGuard {
-        self.active.fetch_add(1, Ordering::Relaxed);
+        let now = self.active.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max.fetch_max(now, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed);
         ConnectionGuard {
             server: std::sync::Arc::clone(self),

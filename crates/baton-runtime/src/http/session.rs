@@ -81,7 +81,7 @@ struct Session {
 /// Serves one HTTP client connection.
 pub async fn serve(
     frontend: Arc<Frontend>,
-    mut client: TcpStream,
+    client: &mut TcpStream,
     peer: SocketAddr,
     phase: PhaseWatch,
 ) {
@@ -97,11 +97,12 @@ pub async fn serve(
         phase,
     };
     loop {
-        match session.one_request(&mut client).await {
+        match session.one_request(client).await {
             Ok(true) => session.served += 1,
             Ok(false) => break,
             Err(Failure::Page(status)) => {
                 tracing::debug!(peer = %session.peer, status = status.code(), "error page");
+                count_error_page(&session.frontend, status);
                 let t = session.frontend.timeouts.client;
                 let _ = within(t, client.write_all(status.response())).await;
                 let _ = client.shutdown().await;
@@ -113,6 +114,26 @@ pub async fn serve(
     tracing::debug!(peer = %session.peer, served = session.served, "client connection ends");
     if let Some(conn) = session.attached.take() {
         abort(conn);
+    }
+}
+
+/// Counts a generated error page: on the frontend, and on the backend for server-side errors.
+fn count_error_page(frontend: &Frontend, status: ErrorStatus) {
+    use crate::counters::Counters;
+    frontend.counters.response(status.code());
+    match status {
+        ErrorStatus::BadRequest | ErrorStatus::RequestTimeout => {
+            Counters::bump(&frontend.counters.req_errors)
+        }
+        ErrorStatus::BadGateway | ErrorStatus::GatewayTimeout | ErrorStatus::ServiceUnavailable => {
+            if let Some(backend) = &frontend.default_backend {
+                backend.counters.response(status.code());
+                if status != ErrorStatus::ServiceUnavailable {
+                    Counters::bump(&backend.counters.resp_errors);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -143,10 +164,12 @@ impl Session {
         let Some(req) = self.read_request(client, &rw).await? else {
             return Ok(false);
         };
+        crate::counters::Counters::bump(&fe.counters.requests);
         let draining = *self.phase.borrow() >= Phase::Draining;
         let close_client = !req.keep_alive || mode == HttpConnectionMode::Close || draining;
 
         if let Some(ret) = &fe.http_return {
+            fe.counters.response(ret.status);
             return self.answer_directly(client, ret, &req, close_client).await;
         }
         let Some(backend) = backend else {
@@ -163,6 +186,8 @@ impl Session {
             path: Some(path.split('?').next().unwrap_or("/")),
         };
         let mut conn = self.server_connection(client, &backend, &key).await?;
+        let _live = backend.counters.enter();
+        crate::counters::Counters::bump(&backend.counters.requests);
 
         let server_timeout = backend.timeouts.server;
         let mut request_body = BodyProgress::new(req.framing);
@@ -339,6 +364,9 @@ impl Session {
         };
         backend.connect(slot, key, client_port).await.map_err(|e| {
             tracing::debug!(backend = %backend.name, error = %e, "connect failed");
+            if matches!(e, ConnectError::Failed(_)) {
+                crate::counters::Counters::bump(&backend.counters.conn_errors);
+            }
             match e {
                 ConnectError::NoServer | ConnectError::QueueTimeout | ConnectError::Failed(_) => {
                     Failure::Page(ErrorStatus::ServiceUnavailable)
@@ -383,6 +411,10 @@ impl Session {
             let info = self
                 .read_response_head(conn, server_timeout, rewrite, client, request_body)
                 .await?;
+            if !info.interim {
+                self.frontend.counters.response(info.status);
+                backend.counters.response(info.status);
+            }
             // The head and whatever of the body is already buffered leave in one write.
             let mut progress = BodyProgress::new(info.framing);
             if !info.interim && !info.switching {

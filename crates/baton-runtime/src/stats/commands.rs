@@ -39,6 +39,11 @@ const COMMANDS: &[(&str, Level, &str)] = &[
         "dump volatile server information (all or for a single backend)",
     ),
     (
+        "show stat",
+        Level::User,
+        "report counters for each proxy and server",
+    ),
+    (
         "disable server",
         Level::Admin,
         "disable a server for maintenance (use 'set server' instead)",
@@ -107,6 +112,7 @@ pub fn execute(command: &str, level: Level, ctx: &ApiContext) -> Action {
         "prompt" => Action::TogglePrompt,
         "quit" => Action::Quit,
         "show info" => Action::Reply(show_info(ctx)),
+        "show stat" => Action::Reply(super::csv::show_stat(ctx)),
         "show servers state" => Action::Reply(show_servers_state(ctx, args.first().copied())),
         "disable server" | "enable server" => {
             Action::Reply(with_server(ctx, args.first().copied(), |s| {

@@ -7,6 +7,7 @@
 //! `stats maxconn` and a maximum line length.
 
 pub mod commands;
+pub mod csv;
 
 use crate::backend::Backend;
 use crate::handover::server::{send_sockets, ExportedSocket};
@@ -29,6 +30,8 @@ const MAX_LINE: usize = 16384;
 /// What the runtime API can see and change.
 #[derive(Debug)]
 pub struct ApiContext {
+    /// Frontends with their ids (1-based, configuration order), for `show stat`.
+    pub frontends: Vec<(usize, Arc<crate::frontend::Frontend>)>,
     /// Backends by name.
     pub backends: HashMap<String, Arc<Backend>>,
     /// Backend ids (1-based, configuration order), for `show servers state`.
