@@ -404,3 +404,20 @@ fn show_stat_has_haproxys_header_and_true_counters() {
         );
     }
 }
+
+#[test]
+fn show_servers_conn_lists_each_server() {
+    let b = Baton::start();
+    let out = b.ask("user", "show servers conn\n");
+    let mut lines = out.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("# bkname/svname bkid/svid addr port - purge_delay used_cur"));
+    let s1: Vec<&str> = lines.next().unwrap().split(' ').collect();
+    assert_eq!(&s1[..4], ["be/s1", "1/1", "127.0.0.1", "1"]);
+    assert_eq!(
+        b.ask("user", "show servers conn nope\n"),
+        "Can't find backend.\n\n"
+    );
+}

@@ -174,6 +174,11 @@ impl ServerState {
         }
     }
 
+    /// Idle connections parked now.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
+    }
+
     /// Closes every parked connection (when the server goes down or the process drains).
     pub fn drop_idle(&self) {
         if let Ok(mut idle) = self.idle.lock() {

@@ -39,6 +39,11 @@ const COMMANDS: &[(&str, Level, &str)] = &[
         "dump volatile server information (all or for a single backend)",
     ),
     (
+        "show servers conn",
+        Level::User,
+        "dump server connections status (all or for a single backend)",
+    ),
+    (
         "show stat",
         Level::User,
         "report counters for each proxy and server",
@@ -113,6 +118,7 @@ pub fn execute(command: &str, level: Level, ctx: &ApiContext) -> Action {
         "quit" => Action::Quit,
         "show info" => Action::Reply(show_info(ctx)),
         "show stat" => Action::Reply(super::csv::show_stat(ctx)),
+        "show servers conn" => Action::Reply(show_servers_conn(ctx, args.first().copied())),
         "show servers state" => Action::Reply(show_servers_state(ctx, args.first().copied())),
         "disable server" | "enable server" => {
             Action::Reply(with_server(ctx, args.first().copied(), |s| {
@@ -223,6 +229,43 @@ fn show_info(ctx: &ApiContext) -> String {
         u8::from(ctx.lifecycle.phase() >= crate::lifecycle::Phase::Draining)
     );
     let _ = writeln!(out, "Phase: {}", ctx.lifecycle.phase().name());
+    out
+}
+
+/// `show servers conn [BACKEND]`: connections per server, in HAProxy 2.6's columns.
+fn show_servers_conn(ctx: &ApiContext, only: Option<&str>) -> String {
+    if only.is_some_and(|b| !ctx.backends.contains_key(b)) {
+        return "Can't find backend.\n".into();
+    }
+    let mut out = format!(
+        "# bkname/svname bkid/svid addr port - purge_delay used_cur used_max need_est unsafe_nb safe_nb idle_lim idle_cur idle_per_thr[{}]\n",
+        ctx.nbthread
+    );
+    let mut names: Vec<&String> = ctx.backends.keys().collect();
+    names.sort_by_key(|n| ctx.backend_ids.get(*n).copied().unwrap_or(0));
+    for name in names
+        .into_iter()
+        .filter(|n| only.is_none_or(|o| o == n.as_str()))
+    {
+        let be_id = ctx.backend_ids.get(name).copied().unwrap_or(0);
+        for (i, s) in ctx.backends[name].servers.iter().enumerate() {
+            // Idle connections live in one pool per server, not per thread.
+            let idle = s.idle_count();
+            let mut per_thread = vec!["0".to_string(); ctx.nbthread.max(1)];
+            per_thread[0] = idle.to_string();
+            let _ = writeln!(
+                out,
+                "{name}/{} {be_id}/{} {} {} - 5000 {} {} 0 0 {idle} -1 {idle} {}",
+                s.name,
+                i + 1,
+                s.addr.ip(),
+                s.addr.port(),
+                s.active(),
+                s.max(),
+                per_thread.join(" ")
+            );
+        }
+    }
     out
 }
 
