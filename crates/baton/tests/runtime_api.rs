@@ -421,3 +421,72 @@ fn show_servers_conn_lists_each_server() {
         "Can't find backend.\n\n"
     );
 }
+
+#[test]
+fn show_stat_reports_health_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, dead) = (free(), free());
+    let cfg = dir.path().join("baton.cfg");
+    let sock = dir.path().join("admin.sock");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    stats socket {} level admin\n\
+             defaults\n    mode tcp\n    timeout connect 200ms\n    timeout client 5s\n    timeout server 5s\n\
+             listen l\n    bind 127.0.0.1:{port}\n    server gone 127.0.0.1:{dead} check inter 50 fall 2 rise 2\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("-q")
+        .arg("-f")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = Baton { child, dir };
+    let until = Instant::now() + Duration::from_secs(10);
+    let (header, row) = loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let stat = UnixStream::connect(&sock)
+            .ok()
+            .map(|_| ask(&sock, "show stat\n"))
+            .unwrap_or_default();
+        if let Some(row) = stat
+            .lines()
+            .find(|l| l.starts_with("l,gone,") && l.contains(",DOWN,"))
+        {
+            let header = stat
+                .lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("# ")
+                .to_string();
+            break (header, row.to_string());
+        }
+        assert!(Instant::now() < until, "the server never went DOWN");
+    };
+    let columns: Vec<&str> = header.split(',').collect();
+    let field = |name: &str| {
+        row.split(',')
+            .nth(columns.iter().position(|c| *c == name).unwrap())
+            .unwrap()
+            .to_string()
+    };
+    assert!(field("chkfail").parse::<u64>().unwrap() >= 2, "{row}");
+    assert_eq!(field("chkdown"), "1", "{row}");
+    assert_eq!(field("check_status"), "L4CON", "{row}");
+    assert_eq!(
+        (field("check_rise").as_str(), field("check_fall").as_str()),
+        ("2", "2")
+    );
+}

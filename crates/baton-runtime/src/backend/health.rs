@@ -18,7 +18,7 @@
 //! operators' log searches keep working.
 
 use crate::backend::balance::stable_hash;
-use crate::backend::server::{ServerState, Status};
+use crate::backend::server::{CheckReport, ServerState, Status};
 use baton_config::model::{HttpCheck, ServerOptions, Timeouts};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -280,10 +280,29 @@ pub async fn run(server: Arc<ServerState>, spec: CheckSpec, mut stop: watch::Rec
             result = check_once(target, &spec) => result,
             _ = stopped(&mut stop) => return,
         };
+        server.record_check(report(&result), result.passed());
         if let Some(up) = tracker.record(result.passed(), &spec) {
             apply(&server, up, &result);
         }
         wait = tracker.interval(&spec);
+    }
+}
+
+/// A check's outcome in `show stat`'s words.
+fn report(result: &CheckResult) -> CheckReport {
+    let (status, code) = match &result.outcome {
+        Ok(Passed::Layer4) => ("L4OK", None),
+        Ok(Passed::Layer7 { code }) => ("L7OK", Some(*code)),
+        Err(CheckFailure::Connection(_)) => ("L4CON", None),
+        Err(CheckFailure::ConnectTimeout) => ("L4TOUT", None),
+        Err(CheckFailure::ResponseTimeout) => ("L7TOUT", None),
+        Err(CheckFailure::InvalidResponse(_)) => ("L7RSP", None),
+        Err(CheckFailure::WrongStatus { code, .. }) => ("L7STS", Some(*code)),
+    };
+    CheckReport {
+        status,
+        code,
+        duration_ms: result.duration.as_millis() as u64,
     }
 }
 

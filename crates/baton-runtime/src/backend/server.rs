@@ -75,6 +75,27 @@ pub struct ServerState {
     max: AtomicU32,
     /// Idle keep-alive connections to this server, reusable by later requests (HTTP mode).
     idle: Mutex<Vec<TcpStream>>,
+    /// When this state was created: the base of `last_change_ms`.
+    created: std::time::Instant,
+    /// Milliseconds after `created` of the last status change (`lastchg`).
+    last_change_ms: AtomicU64,
+    /// Failed health checks so far (`chkfail`).
+    check_failures: AtomicU64,
+    /// UP to DOWN transitions so far (`chkdown`).
+    downs: AtomicU64,
+    /// The last health check: HAProxy's status word, HTTP code, duration (`check_*`).
+    last_check: Mutex<Option<CheckReport>>,
+}
+
+/// The outcome of the last health check, as `show stat` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckReport {
+    /// HAProxy's status word: L4OK, L4CON, L4TOUT, L7OK, L7STS, L7RSP, L7TOUT.
+    pub status: &'static str,
+    /// The HTTP status of an HTTP check.
+    pub code: Option<u16>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
 }
 
 impl ServerState {
@@ -104,6 +125,11 @@ impl ServerState {
             total: AtomicU64::new(0),
             max: AtomicU32::new(0),
             idle: Mutex::new(Vec::new()),
+            created: std::time::Instant::now(),
+            last_change_ms: AtomicU64::new(0),
+            check_failures: AtomicU64::new(0),
+            downs: AtomicU64::new(0),
+            last_check: Mutex::new(None),
         }
     }
 
@@ -112,9 +138,49 @@ impl ServerState {
         Status::from_u8(self.status.load(Ordering::Acquire))
     }
 
-    /// Sets the status; returns the previous one.
+    /// Sets the status; returns the previous one. A change is timestamped, and UP → DOWN
+    /// counted, for `show stat`.
     pub fn set_status(&self, status: Status) -> Status {
-        Status::from_u8(self.status.swap(status as u8, Ordering::AcqRel))
+        let previous = Status::from_u8(self.status.swap(status as u8, Ordering::AcqRel));
+        if previous != status {
+            let now = self.created.elapsed().as_millis() as u64;
+            self.last_change_ms.store(now, Ordering::Relaxed);
+            if previous == Status::Up && status == Status::Down {
+                self.downs.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        previous
+    }
+
+    /// Seconds since the last status change (or since start).
+    pub fn seconds_since_change(&self) -> u64 {
+        let at = self.last_change_ms.load(Ordering::Relaxed);
+        (self.created.elapsed().as_millis() as u64).saturating_sub(at) / 1000
+    }
+
+    /// Records a health check's outcome.
+    pub fn record_check(&self, report: CheckReport, passed: bool) {
+        if !passed {
+            self.check_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut last) = self.last_check.lock() {
+            *last = Some(report);
+        }
+    }
+
+    /// The last health check, if any ran.
+    pub fn last_check(&self) -> Option<CheckReport> {
+        self.last_check.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Failed checks so far.
+    pub fn check_failures(&self) -> u64 {
+        self.check_failures.load(Ordering::Relaxed)
+    }
+
+    /// UP → DOWN transitions so far.
+    pub fn downs(&self) -> u64 {
+        self.downs.load(Ordering::Relaxed)
     }
 
     /// Current weight.

@@ -145,11 +145,20 @@ pub fn show_stat(ctx: &ApiContext) -> String {
                 .set("type", 2)
                 .set("addr", s.addr)
                 .set("mode", be.mode.name());
+            row.set("lastchg", s.seconds_since_change());
             if s.options.check {
-                row.set("check_rise", s.options.rise)
+                row.set("chkfail", s.check_failures())
+                    .set("chkdown", s.downs())
+                    .set("check_rise", s.options.rise)
                     .set("check_fall", s.options.fall);
-            } else {
-                row.set("check_status", "");
+                if let Some(check) = s.last_check() {
+                    row.set("check_status", check.status)
+                        .set(
+                            "check_code",
+                            check.code.map(|c| c.to_string()).unwrap_or_default(),
+                        )
+                        .set("check_duration", check.duration_ms);
+                }
             }
             out.push_str(&row.line());
         }
