@@ -21,13 +21,22 @@ impl Drop for Baton {
 }
 
 impl Baton {
+    /// Runs `baton -q -f CFG`; `dir` (holding the config and sockets) lives as long as it.
+    fn spawn(cfg: &Path, dir: tempfile::TempDir) -> Baton {
+        let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("-q")
+            .arg("-f")
+            .arg(cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Baton { child, dir }
+    }
+
     fn start() -> Baton {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let cfg = dir.path().join("baton.cfg");
         std::fs::write(
             &cfg,
@@ -41,15 +50,7 @@ impl Baton {
             ),
         )
         .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .arg("-q")
-            .arg("-f")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let b = Baton { child, dir };
+        let b = Baton::spawn(&cfg, dir);
         let until = Instant::now() + Duration::from_secs(5);
         while UnixStream::connect(b.sock("user")).is_err() {
             assert!(Instant::now() < until, "stats socket never appeared");
@@ -66,6 +67,15 @@ impl Baton {
     fn ask(&self, name: &str, line: &str) -> String {
         ask(&self.sock(name), line)
     }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn ask(sock: &Path, line: &str) -> String {
@@ -190,14 +200,7 @@ fn getsocks_without_expose_fd_sends_nothing() {
 #[test]
 fn tcp_stats_sockets_answer_and_never_send_descriptors() {
     let dir = tempfile::tempdir().unwrap();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, api) = (free(), free());
+    let (port, api) = (free_port(), free_port());
     let cfg = dir.path().join("baton.cfg");
     std::fs::write(
         &cfg,
@@ -218,15 +221,7 @@ fn tcp_stats_sockets_answer_and_never_send_descriptors() {
     assert_eq!(check.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&check.stderr)
         .contains("descriptors only travel over UNIX sockets"));
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("-q")
-        .arg("-f")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Baton { child, dir };
+    let _guard = Baton::spawn(&cfg, dir);
     let connect = || {
         let until = Instant::now() + Duration::from_secs(5);
         loop {
@@ -253,14 +248,7 @@ fn tcp_stats_sockets_answer_and_never_send_descriptors() {
 #[test]
 fn show_stat_has_haproxys_header_and_true_counters() {
     let dir = tempfile::tempdir().unwrap();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, server_port) = (free(), free());
+    let (port, server_port) = (free_port(), free_port());
     // A tiny backend answering every request on keep-alive connections.
     let server = std::net::TcpListener::bind(("127.0.0.1", server_port)).unwrap();
     std::thread::spawn(move || {
@@ -323,15 +311,7 @@ fn show_stat_has_haproxys_header_and_true_counters() {
         haproxy_header.starts_with("# pxname,svname,"),
         "{haproxy_header:?}"
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("-q")
-        .arg("-f")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = Baton { child, dir };
+    let guard = Baton::spawn(&cfg, dir);
     let until = Instant::now() + Duration::from_secs(5);
     let mut client = loop {
         if let Ok(c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -425,14 +405,7 @@ fn show_servers_conn_lists_each_server() {
 #[test]
 fn show_stat_reports_health_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let (port, dead) = (free(), free());
+    let (port, dead) = (free_port(), free_port());
     let cfg = dir.path().join("baton.cfg");
     let sock = dir.path().join("admin.sock");
     std::fs::write(
@@ -445,15 +418,7 @@ fn show_stat_reports_health_checks() {
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("-q")
-        .arg("-f")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = Baton { child, dir };
+    let _guard = Baton::spawn(&cfg, dir);
     let until = Instant::now() + Duration::from_secs(10);
     let (header, row) = loop {
         std::thread::sleep(Duration::from_millis(100));
