@@ -197,3 +197,108 @@ fn queue_timeout_gives_503() {
     assert_eq!(first.join().unwrap().status, 200);
     assert_eq!(a.accepted(), 1);
 }
+
+/// One request on a keep-alive connection, read to the end of its response.
+fn keep_alive_get(
+    conn: &mut std::net::TcpStream,
+    reader: &mut std::io::BufReader<std::net::TcpStream>,
+    path: &str,
+) -> Response {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+    std::io::Write::write_all(conn, req.as_bytes()).unwrap();
+    read_response(reader).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// A server's `maxconn` bounds requests in flight, not connections a keep-alive client keeps
+/// idle between its requests: the client's next request must not queue behind its own idle
+/// connection until `timeout queue` gives it a 503.
+#[test]
+fn server_maxconn_counts_requests_not_a_keep_alive_clients_idle_connection() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let be = format!(
+        "    timeout queue 500ms\n{}",
+        server_line("a", a.port, "maxconn 1")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let mut conn = connect(port);
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    for i in 0..3 {
+        let r = keep_alive_get(&mut conn, &mut reader, &format!("/ka{i}"));
+        assert_eq!(r.status, 200, "request {i}: {}", r.status_line);
+    }
+    // While that client sits idle, another client gets the slot at once.
+    let r = get(port, "/other");
+    assert_eq!(r.status, 200, "{}", r.status_line);
+    // And the keep-alive client still reuses its server connection afterwards.
+    let r = keep_alive_get(&mut conn, &mut reader, "/ka-last");
+    assert_eq!(r.status, 200, "{}", r.status_line);
+}
+
+/// leastconn counts requests in flight: a keep-alive client idle on one server does not make
+/// that server look busy, so requests avoid the server holding a long request.
+#[test]
+fn leastconn_ignores_idle_keep_alive_connections() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance leastconn\n{}{}",
+        server_line("a", a.port, ""),
+        server_line("b", b.port, "")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    // An idle keep-alive client on one server…
+    let mut conn = connect(port);
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let idle_on = keep_alive_get(&mut conn, &mut reader, "/idle").text();
+    // …and a long request on the other one (the idle server is free, so either may take it;
+    // wait until it is in flight and see where).
+    let long = std::thread::spawn(move || get(port, "/sleep/1500"));
+    assert!(wait_until(WAIT, || a.accepted() + b.accepted() == 2));
+    let holder = if a.accepted() == 2 || (idle_on == "b" && a.accepted() == 1) {
+        "a"
+    } else {
+        "b"
+    };
+    let free = if holder == "a" { "b" } else { "a" };
+    for i in 0..10 {
+        let r = get(port, &format!("/short{i}"));
+        assert_eq!(
+            r.text(),
+            free,
+            "request {i} went to the server busy with the long one"
+        );
+    }
+    assert_eq!(long.join().unwrap().text(), holder);
+    drop((conn, reader));
+}
+
+/// A server's slot frees as soon as its response has been read in full, not after the response
+/// has reached the client: otherwise a client that gets its answer and at once sends the next
+/// request can find the finished request still counted, and leastconn sees a tie with the
+/// server holding a long request. Before the fix this failed intermittently under load.
+#[test]
+fn leastconn_slot_frees_once_the_response_is_read_from_the_server() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance leastconn\n{}{}",
+        server_line("a", a.port, ""),
+        server_line("b", b.port, "")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let long = std::thread::spawn(move || get(port, "/sleep/4000"));
+    assert!(wait_until(WAIT, || a.accepted() + b.accepted() == 1));
+    let holder = if a.accepted() == 1 { "a" } else { "b" };
+    let free = if holder == "a" { "b" } else { "a" };
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    // Back-to-back requests for as long as the long one surely lasts (bounded in count).
+    while sent < 300 && started.elapsed() < Duration::from_millis(2500) {
+        let r = get(port, &format!("/short{sent}"));
+        assert_eq!(r.text(), free, "request {sent} went to the busy server");
+        sent += 1;
+    }
+    assert!(sent >= 10, "only {sent} requests in 2.5 s");
+    assert_eq!(long.join().unwrap().text(), holder);
+}

@@ -12,6 +12,7 @@ use super::buf::Buf;
 use super::errors::ErrorStatus;
 use super::head::{self, Framing, Method, RequestInfo, RequestRewrite, ResponseRewrite};
 use crate::backend::balance::PickKey;
+use crate::backend::server::ServerState;
 use crate::backend::{Backend, ConnectError, ServerConnection};
 use crate::frontend::Frontend;
 use crate::lifecycle::{Phase, PhaseWatch};
@@ -55,6 +56,16 @@ fn combined_mode(a: HttpConnectionMode, b: HttpConnectionMode) -> HttpConnection
     }
 }
 
+/// A server connection kept for this client's next request. It is idle at the server, so it
+/// holds no slot there: `maxconn` and leastconn count requests in flight, not connections
+/// a keep-alive client leaves idle between its requests.
+struct Attached {
+    /// The connection.
+    stream: TcpStream,
+    /// The server it goes to.
+    server: Arc<ServerState>,
+}
+
 /// Per-connection state that survives from one request to the next.
 struct Session {
     /// The frontend serving it.
@@ -71,7 +82,7 @@ struct Session {
     /// The rewritten head being sent.
     out: Vec<u8>,
     /// The server connection kept from the previous request, if reusable.
-    attached: Option<ServerConnection>,
+    attached: Option<Attached>,
     /// Requests served so far on this connection.
     served: u64,
     /// The lifecycle, to close keep-alive connections once draining.
@@ -112,8 +123,8 @@ pub async fn serve(
         }
     }
     tracing::debug!(peer = %session.peer, served = session.served, "client connection ends");
-    if let Some(conn) = session.attached.take() {
-        abort(conn);
+    if let Some(attached) = session.attached.take() {
+        abort(&attached.stream);
     }
 }
 
@@ -137,9 +148,10 @@ fn count_error_page(frontend: &Frontend, status: ErrorStatus) {
     }
 }
 
-/// Closes a server connection whose exchange is complete with a reset (`SO_LINGER` 0).
-fn abort(conn: ServerConnection) {
-    let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
+/// Makes the closing of a server connection whose exchange is complete a reset (`SO_LINGER`
+/// 0); it closes when dropped.
+fn abort(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
 }
 
 impl Session {
@@ -224,11 +236,14 @@ impl Session {
             return Ok(false);
         }
         if server_reusable && !keep.close_client {
-            self.attached = Some(conn);
+            self.attached = Some(Attached {
+                server: Arc::clone(conn.guard.server()),
+                stream: conn.stream,
+            });
         } else if server_reusable {
             // The exchange is complete and nobody will reuse this connection: close it the way
             // HAProxy does, with a reset, which spares both ends the TIME_WAIT state.
-            abort(conn);
+            abort(&conn.stream);
         }
         if keep.close_client {
             return Ok(false); // dropping the stream closes it
@@ -340,10 +355,13 @@ impl Session {
             Failure::Page(ErrorStatus::ServiceUnavailable)
         })?;
         if let Some(attached) = self.attached.take() {
-            if Arc::ptr_eq(attached.guard.server(), slot.server()) {
-                return Ok(attached); // the new slot is released; the attached one stays counted
+            if Arc::ptr_eq(&attached.server, slot.server()) {
+                return Ok(ServerConnection {
+                    stream: attached.stream,
+                    guard: slot,
+                });
             }
-            attached.guard.server().park_idle(attached.stream);
+            attached.server.park_idle(attached.stream);
         }
         if self.served > 0 {
             if let Some(stream) = slot.server().take_idle() {
@@ -420,6 +438,11 @@ impl Session {
             if !info.interim && !info.switching {
                 append_buffered_body(&mut self.out, &mut self.server_buf, &mut progress)
                     .map_err(|_| Failure::Close)?;
+                if progress.done() {
+                    // Read in full: the server is done with this request (a small response
+                    // usually is, before a byte of it reaches the client).
+                    conn.guard.release();
+                }
             }
             within(client_timeout, client.write_all(&self.out))
                 .await
@@ -439,12 +462,14 @@ impl Session {
                     tunnelled: true,
                 });
             }
-            if let Err(e) = body::forward(
+            let guard = &mut conn.guard;
+            if let Err(e) = body::forward_then(
                 &mut progress,
                 &mut self.server_buf,
                 &mut conn.stream,
                 client,
                 server_timeout,
+                || guard.release(),
             )
             .await
             {
