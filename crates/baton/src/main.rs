@@ -4,6 +4,7 @@ mod check_mode;
 mod cli;
 mod logging;
 mod run_mode;
+mod signals;
 
 use baton_config::keywords::KeywordTable;
 use clap::Parser;

@@ -6,7 +6,7 @@
 //! the runtime (forking a multi-threaded process is unsafe). `-sf`/`-st` pids are signalled
 //! once the new process serves.
 
-use crate::check_mode;
+use crate::{check_mode, signals};
 use anyhow::{bail, Context, Result};
 use baton_config::{Severity, Verdict};
 use baton_runtime::runtime;
@@ -99,26 +99,9 @@ fn signal_pids(pids: &[u32], signal: Signal) {
     }
 }
 
-/// The signals baton handles. They are blocked from the first instruction until their handlers
-/// exist, so a `-sf` from the next generation that arrives early is delivered late instead of
-/// killing this process with the default action.
-fn handled_signals() -> nix::sys::signal::SigSet {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in [
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-    ] {
-        set.add(s);
-    }
-    set
-}
-
 /// Runs the proxy; returns the process exit code.
 pub fn run(options: RunOptions) -> Result<i32> {
-    handled_signals()
+    signals::handled()
         .thread_block()
         .context("blocking signals")?;
     let config = load(&options)?;
@@ -169,30 +152,20 @@ pub fn run(options: RunOptions) -> Result<i32> {
     let worker_handles = workers.handles.clone();
     let result = rt.block_on(async move {
         // Signal handlers first: a -sf from the next generation must never find them missing.
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut usr1 = signal(SignalKind::user_defined1())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
+        let handlers = signals::Handlers::install()?;
         // Handlers exist: let pending and future signals in (on this thread only; the worker
         // threads keep them blocked).
-        handled_signals().thread_unblock()?;
+        signals::handled().thread_unblock()?;
         let mut handles = vec![tokio::runtime::Handle::current()];
         handles.extend(worker_handles);
         let running = runtime::start(bound, &handles)?;
         signal_pids(&options.soft_stop, Signal::SIGUSR1);
         signal_pids(&options.hard_stop, Signal::SIGTERM);
-        tokio::select! {
-            _ = usr1.recv() => {
-                tracing::info!("soft stop requested (SIGUSR1)");
-                running.soft_stop(hard_stop_after).await;
-            }
-            _ = term.recv() => running.stop(),
-            _ = int.recv() => running.stop(),
-        }
-        Ok::<_, anyhow::Error>(0)
+        Ok::<_, anyhow::Error>(handlers.serve(&running, hard_stop_after).await)
     });
     workers.stop();
-    result
+    drop(rt);
+    Ok(signals::end(result?))
 }
 
 /// Worker threads, each running a single-threaded tokio runtime until told to stop.

@@ -14,6 +14,7 @@ use super::head::{self, Framing, Method, RequestInfo, RequestRewrite, ResponseRe
 use crate::backend::balance::PickKey;
 use crate::backend::server::ServerState;
 use crate::backend::{Backend, ConnectError, ServerConnection};
+use crate::drain::CloseAt;
 use crate::frontend::Frontend;
 use crate::lifecycle::{Phase, PhaseWatch};
 use crate::tunnel::{self, TunnelTimeouts};
@@ -87,6 +88,8 @@ struct Session {
     served: u64,
     /// The lifecycle, to close keep-alive connections once draining.
     phase: PhaseWatch,
+    /// When this connection stops being kept alive, drawn once draining is seen.
+    close_at: Option<CloseAt>,
 }
 
 /// Serves one HTTP client connection.
@@ -106,6 +109,7 @@ pub async fn serve(
         attached: None,
         served: 0,
         phase,
+        close_at: None,
     };
     loop {
         match session.one_request(client).await {
@@ -155,6 +159,19 @@ fn abort(stream: &TcpStream) {
 }
 
 impl Session {
+    /// This connection's closing point, if draining has begun.
+    fn drain_close_at(&mut self) -> Option<CloseAt> {
+        if self.close_at.is_none() && *self.phase.borrow() >= Phase::Draining {
+            self.close_at = Some(self.frontend.drain.draw());
+        }
+        self.close_at
+    }
+
+    /// Whether a soft stop wants the response sent now to close the connection.
+    fn drain_closes_response(&mut self) -> bool {
+        self.drain_close_at().is_some_and(CloseAt::close_response)
+    }
+
     /// Handles one request; `Ok(true)` to keep the connection for another.
     async fn one_request(&mut self, client: &mut TcpStream) -> Result<bool, Failure> {
         let fe = Arc::clone(&self.frontend);
@@ -177,8 +194,8 @@ impl Session {
             return Ok(false);
         };
         crate::counters::Counters::bump(&fe.counters.requests);
-        let draining = *self.phase.borrow() >= Phase::Draining;
-        let close_client = !req.keep_alive || mode == HttpConnectionMode::Close || draining;
+        let close_client =
+            !req.keep_alive || mode == HttpConnectionMode::Close || self.drain_closes_response();
 
         if let Some(ret) = &fe.http_return {
             fe.counters.response(ret.status);
@@ -285,14 +302,35 @@ impl Session {
                     }
                 }
             }
+            // Idle under a soft stop with `close-spread-time`: closed at its drawn instant.
+            let mut limit = deadline;
+            let mut watch_drain = None;
+            if !started && self.frontend.drain.closes_idle() {
+                match self.drain_close_at() {
+                    Some(CloseAt::Instant(at)) => limit = Some(limit.map_or(at, |d| d.min(at))),
+                    Some(_) => {}
+                    None => watch_drain = Some(self.phase.clone()),
+                }
+            }
             let read = self.client_buf.fill(client);
-            let n = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, read).await {
-                    Ok(r) => r,
-                    Err(_) if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
-                    Err(_) => return Ok(None), // idle keep-alive connection: close silently
+            let timed = async {
+                match limit {
+                    Some(d) => tokio::time::timeout_at(d, read).await.ok(),
+                    None => Some(read.await),
+                }
+            };
+            let outcome = match watch_drain.as_mut() {
+                None => timed.await,
+                Some(phase) => tokio::select! {
+                    r = timed => r,
+                    // Draining began: draw this connection's closing point and wait again.
+                    _ = phase.wait_for(|p| *p >= Phase::Draining) => continue,
                 },
-                None => read.await,
+            };
+            let n = match outcome {
+                Some(r) => r,
+                None if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
+                None => return Ok(None), // idle keep-alive connection: close silently
             };
             match n {
                 Ok(0) | Err(_) => {
@@ -503,7 +541,7 @@ impl Session {
                 // A soft stop that began while the request was in flight closes the client
                 // connection after this response (never before it).
                 let mut rewrite = *rewrite;
-                rewrite.close_client |= *self.phase.borrow() >= Phase::Draining;
+                rewrite.close_client |= self.drain_closes_response();
                 match head::parse_response(self.server_buf.bytes(), &mut self.out, &rewrite) {
                     Ok(Some(info)) => {
                         self.server_buf.consume(info.head_len);
