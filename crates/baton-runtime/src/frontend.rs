@@ -252,13 +252,17 @@ async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let live = frontend.counters.enter();
-    match frontend.mode {
+    let counted = match frontend.mode {
         Mode::Http => {
             crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await
         }
-        Mode::Tcp => crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer).await,
-    }
-    if let Some((received, sent)) = crate::counters::tcp_bytes(&stream) {
+        Mode::Tcp => {
+            crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer).await;
+            None
+        }
+    };
+    // HTTP sessions count their bytes; tcp ones and tunnels ask the kernel.
+    if let Some((received, sent)) = counted.or_else(|| crate::counters::tcp_bytes(&stream)) {
         frontend.counters.add_bytes(received, sent);
         if let Some(backend) = &frontend.default_backend {
             backend.counters.add_bytes(received, sent);

@@ -90,15 +90,21 @@ struct Session {
     phase: PhaseWatch,
     /// When this connection stops being kept alive, drawn once draining is seen.
     close_at: Option<CloseAt>,
+    /// Bytes sent to the client (with `client_buf.filled()`, the traffic counters: no
+    /// `TCP_INFO` system call per connection).
+    sent: u64,
+    /// The connection became a tunnel, whose bytes only the kernel counted.
+    tunnelled: bool,
 }
 
-/// Serves one HTTP client connection.
+/// Serves one HTTP client connection; returns the bytes received from and sent to the client,
+/// unless it became a tunnel (the caller then asks the kernel).
 pub async fn serve(
     frontend: Arc<Frontend>,
     client: &mut TcpStream,
     peer: SocketAddr,
     phase: PhaseWatch,
-) {
+) -> Option<(u64, u64)> {
     let mut session = Session {
         frontend,
         peer,
@@ -110,6 +116,8 @@ pub async fn serve(
         served: 0,
         phase,
         close_at: None,
+        sent: 0,
+        tunnelled: false,
     };
     loop {
         match session.one_request(client).await {
@@ -119,7 +127,10 @@ pub async fn serve(
                 tracing::debug!(peer = %session.peer, status = status.code(), "error page");
                 count_error_page(&session.frontend, status);
                 let t = session.frontend.timeouts.client;
-                let _ = within(t, client.write_all(status.response())).await;
+                let page = status.response();
+                if within(t, client.write_all(page)).await.is_ok() {
+                    session.sent += page.len() as u64;
+                }
                 let _ = client.shutdown().await;
                 break;
             }
@@ -130,6 +141,7 @@ pub async fn serve(
     if let Some(attached) = session.attached.take() {
         abort(&attached.stream);
     }
+    (!session.tunnelled).then(|| (session.client_buf.filled(), session.sent))
 }
 
 /// Counts a generated error page: on the frontend, and on the backend for server-side errors.
@@ -375,6 +387,7 @@ impl Session {
         within(self.frontend.timeouts.client, client.write_all(&self.out))
             .await
             .map_err(|_| Failure::Close)?;
+        self.sent += self.out.len() as u64;
         if close {
             let _ = client.shutdown().await;
         }
@@ -485,6 +498,7 @@ impl Session {
             within(client_timeout, client.write_all(&self.out))
                 .await
                 .map_err(|_| Failure::Close)?;
+            self.sent += self.out.len() as u64;
             if info.interim {
                 if info.status == 100 && !request_body.done() {
                     self.forward_request_body(client, conn, request_body)
@@ -493,6 +507,7 @@ impl Session {
                 continue;
             }
             if info.switching {
+                self.tunnelled = true;
                 self.upgrade(client, conn, backend).await;
                 return Ok(Kept {
                     server_reusable: false,
@@ -501,11 +516,15 @@ impl Session {
                 });
             }
             let guard = &mut conn.guard;
+            let mut to_client = body::Counting {
+                inner: client,
+                count: &mut self.sent,
+            };
             if let Err(e) = body::forward_then(
                 &mut progress,
                 &mut self.server_buf,
                 &mut conn.stream,
-                client,
+                &mut to_client,
                 server_timeout,
                 || guard.release(),
             )
