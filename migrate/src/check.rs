@@ -144,10 +144,29 @@ pub fn run(common: &Common) -> Result<Checked, UsageError> {
     }
     let config_path = match &common.config {
         Some(c) => in_root(&root, c)?,
-        None => units
+        None => match units
             .iter()
             .find_map(|u| u.configs().first().map(|c| c.to_string()))
-            .ok_or(UsageError::NoConfig)?,
+        {
+            Some(c) => c,
+            // A unit that could not be read may be the one naming the config: say that.
+            None if incomplete => {
+                let report = Report {
+                    ok: false,
+                    config: String::new(),
+                    units: Vec::new(),
+                    findings,
+                };
+                return Ok(Checked {
+                    root,
+                    config: None,
+                    units: Vec::new(),
+                    report,
+                    incomplete,
+                });
+            }
+            None => return Err(UsageError::NoConfig),
+        },
     };
     if !explicit {
         units.retain(|u| {

@@ -7,12 +7,35 @@
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Text after the options in `--help` and in the man page: the subcommands' options (the man
+/// page shows only the top-level command), exit status and files.
+const AFTER_HELP: &str = "\
+Usage of the subcommands:
+  baton-migrate check [--root DIR] [--service NAME]... [--format text|json] [CONFIG]
+  baton-migrate fix   [--root DIR] [--service NAME]... [--dry-run] [CONFIG]
+
+  --root DIR       resolve every absolute path (units, environment files, the config) under
+                   DIR, as systemctl --root does (default /)
+  --service NAME   a unit to hold against the config (repeatable); default: baton.service and
+                   haproxy.service when their -f is CONFIG
+  --format FORMAT  check: text (grouped, with fixes) or json (schema in docs/migration.md)
+  --dry-run        fix: print the unified diff, write nothing
+  CONFIG           the haproxy.cfg; default: the one baton.service, else haproxy.service, runs
+
+fix adds 'expose-fd listeners' to the stats socket line (or adds a stats socket line) and sets
+HAPROXY_STATS_SOCKET where it takes effect; it writes atomically, keeps FILE.bak, changes
+nothing on any error, and a second run changes nothing.
+
+Exit status: 0 no errors, 1 errors found, 2 could not check (missing or unreadable input,
+bad usage).
+
+Files: /etc/systemd/system, /run/systemd/system, /lib/systemd/system, /usr/lib/systemd/system
+(units and NAME.d/*.conf drop-ins), /etc/default/haproxy, /etc/default/baton (environment),
+tmpfiles.d. Finding ids and the migration guide: docs/migration.md.";
+
 /// Check (and fix) a haproxy.cfg and its systemd units for seamless reload.
-///
-/// Exit status: 0 no errors, 1 errors found, 2 could not check (missing or unreadable input,
-/// bad usage).
 #[derive(Debug, Parser)]
-#[command(name = "baton-migrate", version, about, long_about = None)]
+#[command(name = "baton-migrate", version, about, after_long_help = AFTER_HELP)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
