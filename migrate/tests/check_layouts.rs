@@ -47,12 +47,7 @@ fn ubuntu_17_wrapper_needs_the_socket_and_the_variable() {
 
 #[test]
 fn ubuntu_17_passes_once_both_agree() {
-    let t = Tree::fixture("ubuntu-1.7");
-    t.write(
-        "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg")
-            .replace("level admin", "level admin expose-fd listeners"),
-    );
+    let t = Tree::ubuntu_with_expose_fd();
     t.write(
         "/etc/default/haproxy",
         "HAPROXY_STATS_SOCKET=/run//haproxy/./admin.sock\n",
@@ -105,11 +100,7 @@ fn baton_unit_is_clean_and_checks_its_variable() {
         "/etc/default/baton",
         "HAPROXY_STATS_SOCKET=/run/baton/admin.sock\n",
     );
-    t.write(
-        "/etc/baton/baton.cfg",
-        &t.read("/etc/baton/baton.cfg")
-            .replace(" expose-fd listeners", ""),
-    );
+    t.edit("/etc/baton/baton.cfg", " expose-fd listeners", "");
     assert_eq!(t.ids(&[]), (ids(&["error:no-expose-fd"]), 1));
 }
 
@@ -117,10 +108,7 @@ fn baton_unit_is_clean_and_checks_its_variable() {
 fn baton_unsupported_directives_are_errors_for_baton_notes_for_haproxy() {
     let extra = "\nbackend other\n\terrorfile 503 /etc/x.http\n\tlog global\n";
     let t = Tree::fixture("baton");
-    t.write(
-        "/etc/baton/baton.cfg",
-        &(t.read("/etc/baton/baton.cfg") + extra),
-    );
+    t.append("/etc/baton/baton.cfg", extra);
     let (found, code) = t.ids(&[]);
     assert!(
         found.contains(&"error:unsupported-directive".to_string()),
@@ -128,10 +116,7 @@ fn baton_unsupported_directives_are_errors_for_baton_notes_for_haproxy() {
     );
     assert_eq!(code, 1);
     let t = Tree::fixture("debian-2.6");
-    t.write(
-        "/etc/haproxy/haproxy.cfg",
-        &(t.read("/etc/haproxy/haproxy.cfg") + extra),
-    );
+    t.append("/etc/haproxy/haproxy.cfg", extra);
     let (found, code) = t.ids(&[]);
     assert!(
         found.contains(&"info:unsupported-directive".to_string()),
@@ -142,12 +127,7 @@ fn baton_unsupported_directives_are_errors_for_baton_notes_for_haproxy() {
 
 #[test]
 fn dropins_override_merge_and_mask() {
-    let t = Tree::fixture("ubuntu-1.7");
-    t.write(
-        "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg")
-            .replace("level admin", "level admin expose-fd listeners"),
-    );
+    let t = Tree::ubuntu_with_expose_fd();
     // A vendor drop-in sets the variable wrongly; the admin's same-named drop-in masks it.
     t.write(
         "/lib/systemd/system/haproxy.service.d/10-socket.conf",
@@ -208,19 +188,8 @@ fn fragment_precedence_etc_over_lib() {
 
 #[test]
 fn environment_files_override_in_order() {
-    let t = Tree::fixture("ubuntu-1.7");
-    t.write(
-        "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg")
-            .replace("level admin", "level admin expose-fd listeners"),
-    );
-    t.write(
-        U17,
-        &t.read(U17).replace(
-            "EnvironmentFile=-/etc/default/haproxy",
-            "Environment=HAPROXY_STATS_SOCKET=/from/environment.sock\nEnvironmentFile=-/etc/default/haproxy\nEnvironmentFile=-/etc/default/haproxy-local\nEnvironmentFile=-/etc/default/absent",
-        ),
-    );
+    let t = Tree::ubuntu_with_expose_fd();
+    t.edit(U17, "EnvironmentFile=-/etc/default/haproxy", "Environment=HAPROXY_STATS_SOCKET=/from/environment.sock\nEnvironmentFile=-/etc/default/haproxy\nEnvironmentFile=-/etc/default/haproxy-local\nEnvironmentFile=-/etc/default/absent");
     // Environment= alone: used (and wrong).
     let (v, _) = t.json(&[]);
     assert_eq!(v["units"][0]["reload_socket"], "/from/environment.sock");
@@ -267,12 +236,10 @@ fn quoting_and_escapes_in_environment_lines() {
 fn missing_and_unreadable_inputs() {
     // A required environment file that is missing: the unit would not start.
     let t = Tree::fixture("ubuntu-1.7");
-    t.write(
+    t.edit(
         U17,
-        &t.read(U17).replace(
-            "EnvironmentFile=-/etc/default/haproxy",
-            "EnvironmentFile=/etc/default/haproxy-required",
-        ),
+        "EnvironmentFile=-/etc/default/haproxy",
+        "EnvironmentFile=/etc/default/haproxy-required",
     );
     assert!(t.ids(&[]).0.contains(&"error:env-file-missing".to_string()));
     // An unreadable environment file (a directory): could not check.
@@ -348,17 +315,12 @@ fn explicit_service_with_another_config_is_a_mismatch() {
 fn reload_that_restarts_tcp_expose_fd_and_nbproc() {
     let t = Tree::fixture("debian-2.6");
     let unit = "/lib/systemd/system/haproxy.service";
-    t.write(
+    t.edit(
         unit,
-        &t.read(unit).replace(
-            "ExecReload=/bin/kill -USR2 $MAINPID",
-            "ExecReload=/bin/systemctl restart haproxy",
-        ),
+        "ExecReload=/bin/kill -USR2 $MAINPID",
+        "ExecReload=/bin/systemctl restart haproxy",
     );
-    t.write(
-        "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg").replace("\tstats timeout 30s\n", "\tstats socket ipv4@127.0.0.1:9999 level admin expose-fd listeners\n\tnbproc 1\n\tstats bind-process 1\n"),
-    );
+    t.edit("/etc/haproxy/haproxy.cfg", "\tstats timeout 30s\n", "\tstats socket ipv4@127.0.0.1:9999 level admin expose-fd listeners\n\tnbproc 1\n\tstats bind-process 1\n");
     let (found, code) = t.ids(&[]);
     for id in [
         "error:exec-reload-restarts",
@@ -368,25 +330,22 @@ fn reload_that_restarts_tcp_expose_fd_and_nbproc() {
         assert!(found.contains(&id.to_string()), "{id} not in {found:?}");
     }
     assert_eq!(code, 1);
-    t.write(
+    t.edit(
         "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg")
-            .replace("\tnbproc 1\n\tstats bind-process 1\n", "\tnbproc 4\n"),
+        "\tnbproc 1\n\tstats bind-process 1\n",
+        "\tnbproc 4\n",
     );
     assert!(t
         .ids(&[])
         .0
         .contains(&"error:bind-process-needed".to_string()));
     // No ExecReload at all.
-    t.write(
+    t.edit(
         unit,
-        &t.read(unit)
-            .replace(
-                "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS\n",
-                "",
-            )
-            .replace("ExecReload=/bin/systemctl restart haproxy\n", ""),
+        "ExecReload=/usr/sbin/haproxy -Ws -f $CONFIG -c -q $EXTRAOPTS\n",
+        "",
     );
+    t.edit(unit, "ExecReload=/bin/systemctl restart haproxy\n", "");
     assert!(t.ids(&[]).0.contains(&"warning:no-exec-reload".to_string()));
 }
 

@@ -67,12 +67,7 @@ fn without_an_env_file_a_dropin_sets_the_variable() {
 
 #[test]
 fn the_winning_line_is_replaced() {
-    let t = Tree::fixture("ubuntu-1.7");
-    t.write(
-        "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg")
-            .replace("level admin", "level admin expose-fd listeners"),
-    );
+    let t = Tree::ubuntu_with_expose_fd();
     t.write("/etc/default/haproxy", "HAPROXY_STATS_SOCKET=/first.sock\n# later wins\nHAPROXY_STATS_SOCKET=/second.sock\nEXTRAOPTS=\n");
     fix_converges(&t);
     assert_eq!(
@@ -88,12 +83,10 @@ fn the_winning_line_is_replaced() {
 #[test]
 fn a_missing_socket_line_is_added_at_the_variables_path() {
     let t = Tree::fixture("ubuntu-1.7");
-    t.write(
+    t.edit(
         "/etc/haproxy/haproxy.cfg",
-        &t.read("/etc/haproxy/haproxy.cfg").replace(
-            "\tstats socket /run/haproxy/admin.sock mode 660 level admin # runtime API\n",
-            "",
-        ),
+        "\tstats socket /run/haproxy/admin.sock mode 660 level admin # runtime API\n",
+        "",
     );
     t.write(
         "/etc/default/haproxy",
@@ -161,12 +154,10 @@ fn dry_run_prints_and_writes_nothing() {
 #[test]
 fn what_fix_cannot_do_is_listed_and_exits_1() {
     let t = Tree::fixture("ubuntu-1.7");
-    t.write(
+    t.edit(
         U17,
-        &t.read(U17).replace(
-            "ExecReload=/bin/kill -USR2 $MAINPID",
-            "ExecReload=/bin/kill $MAINPID",
-        ),
+        "ExecReload=/bin/kill -USR2 $MAINPID",
+        "ExecReload=/bin/kill $MAINPID",
     );
     t.run(&["fix"])
         .code(1)

@@ -31,6 +31,17 @@ impl Tree {
         tree
     }
 
+    /// The Ubuntu 1.7 layout with `expose-fd listeners` already on its stats socket.
+    pub fn ubuntu_with_expose_fd() -> Tree {
+        let t = Tree::fixture("ubuntu-1.7");
+        t.edit(
+            "/etc/haproxy/haproxy.cfg",
+            "level admin",
+            "level admin expose-fd listeners",
+        );
+        t
+    }
+
     /// The root on the host.
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -52,6 +63,19 @@ impl Tree {
     /// Reads in-root `path`.
     pub fn read(&self, path: &str) -> String {
         std::fs::read_to_string(self.host(path)).unwrap()
+    }
+
+    /// Replaces `from` by `to` in in-root `path`; `from` must be there, so that a test never
+    /// silently checks an unchanged file.
+    pub fn edit(&self, path: &str, from: &str, to: &str) -> &Self {
+        let text = self.read(path);
+        assert!(text.contains(from), "{path} has no {from:?}");
+        self.write(path, &text.replace(from, to))
+    }
+
+    /// Appends `text` to in-root `path`.
+    pub fn append(&self, path: &str, text: &str) -> &Self {
+        self.write(path, &(self.read(path) + text))
     }
 
     /// Removes in-root `path`.
