@@ -106,18 +106,7 @@ fn reload_rules(unit: &Unit, out: &mut Vec<Finding>) {
             "systemctl" | "service" => args
                 .iter()
                 .any(|a| matches!(*a, "restart" | "stop" | "try-restart" | "force-reload")),
-            "kill" => {
-                let signals: Vec<&str> = args
-                    .iter()
-                    .copied()
-                    .filter(|a| a.starts_with('-'))
-                    .collect();
-                signals.is_empty()
-                    || signals.iter().any(|s| {
-                        let s = s.trim_start_matches('-').trim_start_matches("SIG");
-                        matches!(s, "TERM" | "KILL" | "INT" | "QUIT" | "9" | "15" | "2" | "3")
-                    })
-            }
+            "kill" => kill_stops(&args),
             "haproxy" | "baton" => args.contains(&"-st"),
             _ => false,
         };
@@ -131,6 +120,24 @@ fn reload_rules(unit: &Unit, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// Whether `kill ARGS` sends a signal that stops haproxy or baton (TERM when none is given).
+fn kill_stops(args: &[&str]) -> bool {
+    let mut signals = Vec::new();
+    let mut words = args.iter();
+    while let Some(a) = words.next() {
+        match *a {
+            "-s" | "--signal" => signals.extend(words.next().copied()),
+            a if a.starts_with('-') => signals.push(&a[1..]),
+            _ => {}
+        }
+    }
+    signals.is_empty()
+        || signals.iter().any(|s| {
+            let s = s.trim_start_matches("SIG");
+            matches!(s, "TERM" | "KILL" | "INT" | "QUIT" | "9" | "15" | "2" | "3")
+        })
 }
 
 /// The stats socket the reload needs, per kind.
@@ -395,5 +402,21 @@ pub fn support_rules(config: &ConfigFacts, for_baton: bool, out: &mut Vec<Findin
             f.file = Some(config.path.clone());
         }
         out.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kill_stops;
+
+    #[test]
+    fn kill_signals() {
+        assert!(!kill_stops(&["-USR2", "$MAINPID"]));
+        assert!(!kill_stops(&["-s", "HUP", "$MAINPID"]));
+        assert!(!kill_stops(&["-SIGUSR2", "1"]));
+        assert!(kill_stops(&["$MAINPID"]));
+        assert!(kill_stops(&["-s", "TERM", "1"]));
+        assert!(kill_stops(&["-9", "1"]));
+        assert!(kill_stops(&["-SIGKILL", "1"]));
     }
 }

@@ -240,3 +240,39 @@ fn a_failure_anywhere_leaves_the_tree_byte_identical() {
     assert_eq!(fix_with_fault(&t, Stage::Commit, 99), 0);
     assert_ne!(t.snapshot(), before);
 }
+
+#[test]
+fn a_linked_config_is_edited_where_it_lives_and_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tree::fixture("ubuntu-1.7");
+    std::fs::create_dir_all(t.host("/srv/conf")).unwrap();
+    std::fs::rename(
+        t.host("/etc/haproxy/haproxy.cfg"),
+        t.host("/srv/conf/haproxy.cfg"),
+    )
+    .unwrap();
+    // Absolute link: resolved inside the root, not on the host.
+    std::os::unix::fs::symlink("/srv/conf/haproxy.cfg", t.host("/etc/haproxy/haproxy.cfg"))
+        .unwrap();
+    std::fs::set_permissions(
+        t.host("/srv/conf/haproxy.cfg"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let out = fix_converges(&t);
+    assert!(out.contains("+++ b/srv/conf/haproxy.cfg"), "{out}");
+    assert!(
+        std::fs::symlink_metadata(t.host("/etc/haproxy/haproxy.cfg"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(t
+        .read("/srv/conf/haproxy.cfg")
+        .contains("expose-fd listeners"));
+    let mode = std::fs::metadata(t.host("/srv/conf/haproxy.cfg"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o640);
+}

@@ -8,6 +8,7 @@
 //! tree is left byte for byte as it was. Tests inject failures through the `fault` hook.
 
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
@@ -128,6 +129,10 @@ fn prepare_and_commit(
             path: change.host.clone(),
             previous: change.original.clone(),
         });
+        // Make the renames durable; a failure here changes nothing on disk.
+        if let Some(dir) = change.host.parent() {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
     }
     Ok(())
 }
@@ -171,16 +176,16 @@ fn prepare(root: &Path, change: &FileChange, done: &mut Vec<Done>) -> Result<Pre
     if current != change.original {
         return Err(WriteError::Changed(change.shown.clone()));
     }
-    let permissions = std::fs::metadata(&change.host)
-        .ok()
-        .map(|m| m.permissions());
+    let meta = std::fs::metadata(&change.host).ok();
     let temp = |content: &[u8]| -> std::io::Result<NamedTempFile> {
         let mut t = tempfile::Builder::new()
             .prefix(".baton-migrate.")
             .tempfile_in(parent)?;
         t.write_all(content)?;
-        if let Some(p) = &permissions {
-            std::fs::set_permissions(t.path(), p.clone())?;
+        if let Some(m) = &meta {
+            // Same mode and owner as the file it replaces (haproxy.cfg is often root:haproxy).
+            std::fs::set_permissions(t.path(), m.permissions())?;
+            std::os::unix::fs::fchown(t.as_file(), Some(m.uid()), Some(m.gid()))?;
         }
         t.as_file().sync_all()?;
         Ok(t)
