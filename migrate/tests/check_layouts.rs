@@ -373,3 +373,42 @@ fn config_defaults_to_the_baton_unit_then_haproxy() {
     assert_eq!(v["config"], "/etc/baton/baton.cfg");
     assert_eq!(v["units"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn var_run_link_makes_the_paths_agree() {
+    // Debian's /var/run -> /run: the config says /var/run/..., the variable /run/...
+    let t = Tree::ubuntu_with_expose_fd();
+    t.edit(
+        "/etc/haproxy/haproxy.cfg",
+        "/run/haproxy/admin.sock",
+        "/var/run/haproxy/admin.sock",
+    );
+    t.write(
+        "/etc/default/haproxy",
+        "HAPROXY_STATS_SOCKET=/run/haproxy/admin.sock\n",
+    );
+    std::fs::create_dir_all(t.host("/var")).unwrap();
+    std::fs::create_dir_all(t.host("/run/haproxy")).unwrap();
+    // Negative control first: without the link they differ.
+    assert_eq!(
+        t.ids(&[]).0,
+        ids(&[
+            "error:stats-socket-dir-missing",
+            "error:stats-socket-mismatch"
+        ])
+    );
+    std::os::unix::fs::symlink("/run", t.host("/var/run")).unwrap();
+    assert_eq!(t.ids(&[]), (vec![], 0));
+}
+
+#[test]
+fn a_config_link_loop_or_dangling_link_cannot_be_checked() {
+    let t = Tree::fixture("ubuntu-1.7");
+    t.remove("/etc/haproxy/haproxy.cfg");
+    std::os::unix::fs::symlink("haproxy.cfg", t.host("/etc/haproxy/haproxy.cfg")).unwrap();
+    assert_eq!(t.ids(&[]), (ids(&["error:config-unreadable"]), 2));
+    t.run(&["fix"]).code(2);
+    t.remove("/etc/haproxy/haproxy.cfg");
+    std::os::unix::fs::symlink("/nowhere.cfg", t.host("/etc/haproxy/haproxy.cfg")).unwrap();
+    assert_eq!(t.ids(&[]), (ids(&["error:config-unreadable"]), 2));
+}
