@@ -446,3 +446,29 @@ fn the_installed_debian_haproxy_package() {
         .code(0)
         .stdout(predicates::str::contains("nothing to change"));
 }
+
+#[test]
+fn debian_18_unit_with_the_183_default_socket_is_clean() {
+    // 1.8's unit has an ExecStartPre check and no EXTRAOPTS default; Debian 1.8.3 put
+    // expose-fd listeners on the default socket, which the 1.8 master passes with -x.
+    let t = Tree::fixture("debian-2.6");
+    let unit = "/lib/systemd/system/haproxy.service";
+    t.edit(unit, " \"EXTRAOPTS=-S /run/haproxy-master.sock\"", "");
+    t.edit(
+        unit,
+        "ExecStart=",
+        "ExecStartPre=/usr/sbin/haproxy -f $CONFIG -c -q $EXTRAOPTS\nExecStart=",
+    );
+    t.edit(
+        "/etc/haproxy/haproxy.cfg",
+        "level admin",
+        "level admin expose-fd listeners",
+    );
+    assert_eq!(t.ids(&[]), (vec![], 0));
+    // service.d/ drop-ins apply to every service.
+    t.write(
+        "/etc/systemd/system/service.d/50-all.conf",
+        "[Service]\nExecReload=\nExecReload=/bin/kill -TERM $MAINPID\n",
+    );
+    assert_eq!(t.ids(&[]), (ids(&["error:exec-reload-restarts"]), 1));
+}
