@@ -12,6 +12,7 @@ pub mod condition;
 pub mod diag;
 pub mod keywords;
 pub mod load;
+pub mod log_model;
 pub mod model;
 pub mod source;
 pub mod tokenizer;

@@ -79,6 +79,8 @@ pub struct Global {
     pub close_spread_time: Option<CloseSpread>,
     /// `mworker-max-reloads`: reloads a worker may survive (HAProxy's default 50).
     pub mworker_max_reloads: u32,
+    /// `log`, `log-tag`, `log-send-hostname`.
+    pub log: crate::log_model::GlobalLog,
 }
 
 impl Default for Global {
@@ -99,6 +101,7 @@ impl Default for Global {
             grace: None,
             close_spread_time: None,
             mworker_max_reloads: 50,
+            log: Default::default(),
         }
     }
 }
@@ -390,6 +393,8 @@ pub struct Proxy {
     pub grace: Option<Duration>,
     /// Whether `mode` was set explicitly (for the mode-mismatch check).
     pub mode_explicit: bool,
+    /// Logging: targets, traffic log format, `dontlognull`, header captures.
+    pub log: crate::log_model::ProxyLog,
 }
 
 impl Proxy {
@@ -416,6 +421,7 @@ impl Proxy {
             http_return: None,
             grace: None,
             mode_explicit: false,
+            log: Default::default(),
         }
     }
 

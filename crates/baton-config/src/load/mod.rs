@@ -8,6 +8,7 @@
 //! Whole-configuration checks run at the end ([`crate::check`]).
 
 mod global;
+mod logging;
 mod options;
 mod proxy;
 

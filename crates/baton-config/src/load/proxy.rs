@@ -40,7 +40,12 @@ impl Loader<'_> {
         };
         let name = kw.name.as_str();
         let args = &words[n..];
-        if let Err(message) = self.proxy_directive(at, name, args, prefix) {
+        let result = if super::logging::is_proxy_log_keyword(name) {
+            self.proxy_log_directive(at, name, args, prefix)
+        } else {
+            self.proxy_directive(at, name, args, prefix)
+        };
+        if let Err(message) = result {
             let shown = match prefix {
                 Some(p) => format!("{p} {name}"),
                 None => name.to_string(),
