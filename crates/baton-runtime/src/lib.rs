@@ -12,6 +12,7 @@ pub mod handover;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
+pub mod log;
 pub mod privileges;
 pub mod runtime;
 pub mod sessions;

@@ -1,0 +1,280 @@
+//! Traffic and event logs: what `log`, `option httplog|tcplog`, `log-format`,
+//! `option dontlognull` and `capture ... header` ask for.
+//!
+//! A frontend with log targets gets a [`Logger`]; its sessions fill a [`record::Record`] and
+//! hand it over at the end of each request (HTTP) or connection (TCP). The logger renders the
+//! line ([`format`]) on the session's thread and offers it to each target's bounded queue
+//! ([`sink`]); writer threads add the syslog header ([`syslog`]) and send. Nothing on the data
+//! path ever waits for a log target. Frontends without targets have no logger at all.
+
+pub mod clock;
+pub mod format;
+pub mod record;
+pub mod sample;
+pub mod sink;
+pub mod syslog;
+
+use crate::sessions::SessionTracker;
+use baton_config::log_model::{level, HeaderCapture, LogTarget, TrafficFormat};
+use baton_config::model::{Config, Mode, Proxy};
+use format::{Context, LogFormat};
+use record::Record;
+use sink::{Line, Sink};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+use syslog::Identity;
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LogSetupError {
+    /// A target's socket could not be opened or its host resolved.
+    #[error("{location}: cannot open log target: {source}")]
+    Target {
+        /// The `log` line.
+        location: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A log-format string does not compile.
+    #[error("proxy '{proxy}': log-format: {message}")]
+    Format {
+        /// The proxy.
+        proxy: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The global targets, for the process's own events (server up/down, stopping).
+static EVENT_SINKS: OnceLock<Vec<Arc<Sink>>> = OnceLock::new();
+
+/// Sends an event line (`Server be/s1 is DOWN, ...`) to the global log targets, as HAProxy
+/// does; a no-op without any.
+pub fn event(level: u8, text: String) {
+    let Some(sinks) = EVENT_SINKS.get().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let line = Arc::new(Line {
+        time: SystemTime::now(),
+        level,
+        tag: Arc::from("haproxy"),
+        text,
+    });
+    for s in sinks {
+        s.send(&line);
+    }
+}
+
+/// Every target of a configuration, opened once even when many proxies use it.
+#[derive(Debug, Default)]
+pub struct Registry {
+    /// Sinks by their `log` line (one per line: `log global` shares the global ones).
+    sinks: HashMap<String, Arc<Sink>>,
+    /// Header values shared by all sinks.
+    identity: Option<Arc<Identity>>,
+    /// The global tag.
+    tag: Option<Arc<str>>,
+    /// The host name for `%H`.
+    hostname: Arc<str>,
+}
+
+impl Registry {
+    /// Opens the global targets (before privileges are dropped).
+    pub fn new(config: &Config) -> Result<Self, LogSetupError> {
+        let system = syslog::system_hostname();
+        let (hostname, hostname_5424) = match &config.global.log.send_hostname {
+            Some(h) if !h.is_empty() => (h.clone(), h.clone()),
+            Some(_) => (system.clone(), system.clone()),
+            None => (system.clone(), "-".to_string()),
+        };
+        let mut registry = Registry {
+            sinks: HashMap::new(),
+            identity: Some(Arc::new(Identity {
+                pid: std::process::id(),
+                hostname,
+                hostname_5424,
+            })),
+            tag: Some(Arc::from(
+                config.global.log.tag.as_deref().unwrap_or("haproxy"),
+            )),
+            hostname: Arc::from(system.as_str()),
+        };
+        let globals = registry.sinks_for(&config.global.log.targets)?;
+        let _ = EVENT_SINKS.set(globals);
+        Ok(registry)
+    }
+
+    /// The sinks of these targets, opening those not yet open.
+    fn sinks_for(&mut self, targets: &[LogTarget]) -> Result<Vec<Arc<Sink>>, LogSetupError> {
+        let identity = self.identity.clone().unwrap_or_else(|| {
+            Arc::new(Identity {
+                pid: std::process::id(),
+                hostname: "localhost".into(),
+                hostname_5424: "-".into(),
+            })
+        });
+        let mut out = Vec::with_capacity(targets.len());
+        for t in targets {
+            let key = format!("{}:{}", t.location, t.location.line);
+            let sink = match self.sinks.get(&key) {
+                Some(s) => Arc::clone(s),
+                None => {
+                    let s = Sink::open(t, Arc::clone(&identity)).map_err(|source| {
+                        LogSetupError::Target {
+                            location: t.location.to_string(),
+                            source,
+                        }
+                    })?;
+                    let s = Arc::new(s);
+                    self.sinks.insert(key, Arc::clone(&s));
+                    s
+                }
+            };
+            out.push(sink);
+        }
+        Ok(out)
+    }
+
+    /// The logger of a frontend; `None` when it has no targets.
+    pub fn logger(
+        &mut self,
+        proxy: &Proxy,
+        sessions: &SessionTracker,
+    ) -> Result<Option<Arc<Logger>>, LogSetupError> {
+        if proxy.log.targets.is_empty() {
+            return Ok(None);
+        }
+        let sinks = self.sinks_for(&proxy.log.targets)?;
+        let mut traffic = proxy.log.format.clone();
+        // HAProxy falls back to the TCP line for `option httplog` on a TCP frontend.
+        if proxy.mode == Mode::Tcp
+            && matches!(traffic, TrafficFormat::Http | TrafficFormat::HttpClf)
+        {
+            traffic = TrafficFormat::Tcp;
+        }
+        let format = match traffic.format_string() {
+            Some(text) => {
+                Some(
+                    LogFormat::compile(text).map_err(|message| LogSetupError::Format {
+                        proxy: proxy.name.clone(),
+                        message,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        let tag = match &proxy.log.tag {
+            Some(t) => Arc::from(t.as_str()),
+            None => self.tag.clone().unwrap_or_else(|| Arc::from("haproxy")),
+        };
+        Ok(Some(Arc::new(Logger {
+            frontend: proxy.name.clone(),
+            mode: proxy.mode,
+            sinks,
+            format,
+            dont_log_null: proxy.log.dont_log_null,
+            request_captures: proxy.log.request_captures.clone(),
+            response_captures: proxy.log.response_captures.clone(),
+            tag,
+            hostname: Arc::clone(&self.hostname),
+            sessions: sessions.clone(),
+            log_counter: AtomicU64::new(0),
+        })))
+    }
+
+    /// Starts every writer thread (after daemonising).
+    pub fn start(&self) {
+        for s in self.sinks.values() {
+            s.start();
+        }
+    }
+}
+
+/// A frontend's logging.
+#[derive(Debug)]
+pub struct Logger {
+    /// Frontend name (`%f`).
+    frontend: String,
+    /// The frontend's mode (`Connect from ... (fe/HTTP)`).
+    mode: Mode,
+    /// Its targets.
+    sinks: Vec<Arc<Sink>>,
+    /// The traffic line; `None` for the `Connect from` line at accept.
+    format: Option<LogFormat>,
+    /// `option dontlognull`.
+    pub dont_log_null: bool,
+    /// `capture request header`.
+    pub request_captures: Vec<HeaderCapture>,
+    /// `capture response header`.
+    pub response_captures: Vec<HeaderCapture>,
+    /// The syslog tag.
+    tag: Arc<str>,
+    /// `%H`.
+    hostname: Arc<str>,
+    /// Live sessions of the process (`%ac`).
+    sessions: SessionTracker,
+    /// Lines logged so far (`%lc`).
+    log_counter: AtomicU64,
+}
+
+impl Logger {
+    /// Whether lines are written at the end of requests/connections (otherwise once at
+    /// accept, HAProxy's default `Connect from` line).
+    pub fn logs_traffic(&self) -> bool {
+        self.format.is_some()
+    }
+
+    /// Whether records need the frontend's local address.
+    pub fn needs_local_addr(&self) -> bool {
+        self.format.as_ref().is_some_and(|f| f.needs_local_addr)
+    }
+
+    /// HAProxy's default line, at accept: `Connect from C:P to L:P (fe/HTTP)`.
+    pub fn connect(&self, client: SocketAddr, local: Option<SocketAddr>) {
+        if self.format.is_some() {
+            return;
+        }
+        let local = local.map_or_else(|| "-".to_string(), |l| l.to_string());
+        let mode = match self.mode {
+            Mode::Http => "HTTP",
+            Mode::Tcp => "TCP",
+        };
+        self.send(format!(
+            "Connect from {client} to {local} ({}/{mode})",
+            self.frontend
+        ));
+    }
+
+    /// Logs a finished request or connection; `feconn` is the frontend's live connections.
+    pub fn log(&self, rec: &Record, feconn: u64) {
+        let Some(format) = &self.format else { return };
+        let ctx = Context {
+            frontend: &self.frontend,
+            hostname: &self.hostname,
+            pid: std::process::id(),
+            actconn: self.sessions.live() as u64,
+            feconn,
+            log_counter: self.log_counter.fetch_add(1, Ordering::Relaxed),
+        };
+        let mut text = String::with_capacity(256);
+        format.render(rec, &ctx, &mut text);
+        self.send(text);
+    }
+
+    /// Offers a rendered line to every target.
+    fn send(&self, text: String) {
+        let line = Arc::new(Line {
+            time: SystemTime::now(),
+            level: level::INFO,
+            tag: Arc::clone(&self.tag),
+            text,
+        });
+        for s in &self.sinks {
+            s.send(&line);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! What a session measured about one HTTP request or TCP connection, for its log line: dates,
+//! HAProxy's timers, byte counts, the termination state, the routing decision and the request.
+//!
+//! Sessions fill a [`Record`] only when their frontend logs: a frontend without `log` targets
+//! never reads a clock or allocates for logging.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Who or what ended a session (first character of the termination state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cause {
+    /// Normal end.
+    #[default]
+    None,
+    /// The client aborted (`C`).
+    ClientAbort,
+    /// The server aborted or refused (`S`).
+    ServerAbort,
+    /// The proxy refused or failed (`P`): deny, bad request.
+    Proxy,
+    /// The proxy answered by itself (`L`): `http-request return`.
+    Local,
+    /// A resource was exhausted (`R`).
+    Resource,
+    /// The client timed out (`c`).
+    ClientTimeout,
+    /// The server timed out (`s`).
+    ServerTimeout,
+}
+
+impl Cause {
+    /// The state's first character.
+    pub fn code(self) -> char {
+        match self {
+            Cause::None => '-',
+            Cause::ClientAbort => 'C',
+            Cause::ServerAbort => 'S',
+            Cause::Proxy => 'P',
+            Cause::Local => 'L',
+            Cause::Resource => 'R',
+            Cause::ClientTimeout => 'c',
+            Cause::ServerTimeout => 's',
+        }
+    }
+}
+
+/// Where the session was when it ended (second character of the termination state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stage {
+    /// It ended normally (`-`).
+    #[default]
+    Done,
+    /// Waiting for or reading the request (`R`).
+    Request,
+    /// Waiting in a queue (`Q`).
+    Queue,
+    /// Connecting to the server (`C`).
+    Connect,
+    /// Waiting for the response headers (`H`).
+    Headers,
+    /// Transferring data (`D`).
+    Data,
+    /// Sending the last data (`L`).
+    Last,
+}
+
+impl Stage {
+    /// The state's second character.
+    pub fn code(self) -> char {
+        match self {
+            Stage::Done => '-',
+            Stage::Request => 'R',
+            Stage::Queue => 'Q',
+            Stage::Connect => 'C',
+            Stage::Headers => 'H',
+            Stage::Data => 'D',
+            Stage::Last => 'L',
+        }
+    }
+}
+
+/// The parts of a request line that log variables show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestLine {
+    /// Method (`%HM`).
+    pub method: String,
+    /// URI as received (`%HU`).
+    pub uri: String,
+    /// Version (`%HV`), e.g. `HTTP/1.1`.
+    pub version: String,
+}
+
+/// Milliseconds between two instants, HAProxy's timer unit.
+pub fn ms(from: Instant, to: Instant) -> i64 {
+    to.saturating_duration_since(from).as_millis() as i64
+}
+
+/// One request's or connection's measurements. Timers are in milliseconds; -1 means the
+/// stage was never reached, as in HAProxy's logs.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The client's address (`%ci:%cp`).
+    pub client: SocketAddr,
+    /// The address the client connected to (`%fi:%fp`), when the format needs it.
+    pub local: Option<SocketAddr>,
+    /// Start of this stream: the accept date, or the end of the previous request on a
+    /// keep-alive connection (`%t`).
+    pub start: SystemTime,
+    /// The same moment on the monotonic clock, for the timers.
+    pub start_instant: Instant,
+    /// The first byte of the request (`%tr`); `None` in TCP mode or without a request.
+    pub request_date: Option<SystemTime>,
+    /// `Th`: handshake (always 0: no TLS, no PROXY protocol).
+    pub th: i64,
+    /// `Ti`: idle time before the request.
+    pub ti: i64,
+    /// `TR`: from the request's first byte to its complete head.
+    pub treq: i64,
+    /// `Tw`: time in queues.
+    pub tw: i64,
+    /// `Tc`: time to connect to the server.
+    pub tc: i64,
+    /// `Tr`: from the request sent to the response head received.
+    pub tresp: i64,
+    /// `Ta`: from the request's first byte to the last byte of the response.
+    pub ta: i64,
+    /// `Tt`: from the start of the stream to its end.
+    pub tt: i64,
+    /// Status code sent to the client (-1: none).
+    pub status: i32,
+    /// Bytes sent to the client (`%B`).
+    pub bytes_out: u64,
+    /// Bytes received from the client (`%U`).
+    pub bytes_in: u64,
+    /// What ended it.
+    pub cause: Cause,
+    /// Where it was then.
+    pub stage: Stage,
+    /// The backend that handled it (`None`: the frontend itself).
+    pub backend: Option<Arc<str>>,
+    /// The server that handled it (`None`: `<NOSRV>`).
+    pub server: Option<Arc<str>>,
+    /// The server's address (`%si:%sp`).
+    pub server_addr: Option<SocketAddr>,
+    /// Connection retries (`%rc`).
+    pub retries: u32,
+    /// Backend concurrent connections at log time (`%bc`).
+    pub beconn: u64,
+    /// Server concurrent connections at log time (`%sc`).
+    pub srv_conn: u64,
+    /// The request line (`None`: `<BADREQ>`).
+    pub request: Option<RequestLine>,
+    /// `capture request header` values, in declaration order.
+    pub req_captures: Vec<Option<String>>,
+    /// `capture response header` values.
+    pub resp_captures: Vec<Option<String>>,
+    /// Requests served on this connection so far, this one included (`%rt`).
+    pub request_counter: u64,
+}
+
+impl Record {
+    /// A record for a stream starting now.
+    pub fn start(client: SocketAddr, start: SystemTime, start_instant: Instant) -> Self {
+        Record {
+            client,
+            local: None,
+            start,
+            start_instant,
+            request_date: None,
+            th: 0,
+            ti: -1,
+            treq: -1,
+            tw: -1,
+            tc: -1,
+            tresp: -1,
+            ta: -1,
+            tt: -1,
+            status: -1,
+            bytes_out: 0,
+            bytes_in: 0,
+            cause: Cause::None,
+            stage: Stage::Done,
+            backend: None,
+            server: None,
+            server_addr: None,
+            retries: 0,
+            beconn: 0,
+            srv_conn: 0,
+            request: None,
+            req_captures: Vec::new(),
+            resp_captures: Vec::new(),
+            request_counter: 1,
+        }
+    }
+
+    /// Sets the termination state unless one is already set.
+    pub fn end(&mut self, cause: Cause, stage: Stage) {
+        if self.cause == Cause::None && self.stage == Stage::Done {
+            self.cause = cause;
+            self.stage = stage;
+        }
+    }
+}
