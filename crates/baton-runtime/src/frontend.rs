@@ -9,11 +9,12 @@
 use crate::backend::Backend;
 use crate::http::errors::reason;
 use crate::lifecycle::{Phase, PhaseWatch};
+use crate::log::record::{self, Record};
 use crate::sessions::SessionTracker;
 use baton_config::model::{ForwardFor, HttpConnectionMode, Mode, Proxy, Timeouts};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
@@ -43,6 +44,8 @@ pub struct Frontend {
     pub counters: Arc<crate::counters::Counters>,
     /// `maxconn` as configured or derived, for `show stat`'s `slim`.
     pub maxconn: u32,
+    /// Its logging, when it has log targets.
+    pub log: Option<Arc<crate::log::Logger>>,
 }
 
 /// A pre-rendered `http-request return` response.
@@ -93,7 +96,14 @@ impl Frontend {
             slots: Arc::new(Semaphore::new(maxconn as usize)),
             counters: Arc::default(),
             maxconn,
+            log: None,
         }
+    }
+
+    /// The same frontend with its logger.
+    pub fn with_log(mut self, log: Option<Arc<crate::log::Logger>>) -> Self {
+        self.log = log;
+        self
     }
 }
 
@@ -167,16 +177,39 @@ async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let live = frontend.counters.enter();
+    // Only a frontend that logs reads clocks or addresses for its log lines.
+    let mut tcp_record = None;
+    if let Some(log) = &frontend.log {
+        if !log.logs_traffic() {
+            log.connect(peer, stream.local_addr().ok());
+        } else if frontend.mode == Mode::Tcp {
+            let mut r = Record::start(peer, SystemTime::now(), Instant::now());
+            if log.needs_local_addr() {
+                r.local = stream.local_addr().ok();
+            }
+            tcp_record = Some(r);
+        }
+    }
     match frontend.mode {
         Mode::Http => {
             crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await
         }
-        Mode::Tcp => crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer).await,
+        Mode::Tcp => {
+            crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer, tcp_record.as_mut()).await
+        }
+    }
+    if let Some(r) = tcp_record.as_mut() {
+        r.tt = record::ms(r.start_instant, Instant::now());
     }
     if let Some((received, sent)) = crate::counters::tcp_bytes(&stream) {
         frontend.counters.add_bytes(received, sent);
         if let Some(backend) = &frontend.default_backend {
             backend.counters.add_bytes(received, sent);
+        }
+    }
+    if let (Some(log), Some(r)) = (&frontend.log, &tcp_record) {
+        if !(log.dont_log_null && r.bytes_in == 0) {
+            log.log(r, crate::counters::Counters::get(&frontend.counters.cur));
         }
     }
     drop(live);

@@ -33,6 +33,9 @@ pub enum StartError {
     /// A stats socket could not be bound.
     #[error("{0}")]
     Stats(#[from] stats::StatsBindError),
+    /// A log target could not be opened, or a log-format does not compile.
+    #[error("{0}")]
+    Log(#[from] crate::log::LogSetupError),
     /// A server address could not be resolved.
     #[error("backend '{backend}': {source}")]
     Resolve {
@@ -74,6 +77,10 @@ pub struct Bound {
     stats_maxconn: u32,
     /// How many listening sockets were taken from the old process.
     pub inherited: usize,
+    /// Log targets, opened here, written to once started.
+    logs: crate::log::Registry,
+    /// Live client sessions (created here so that loggers can report `%ac`).
+    sessions: SessionTracker,
 }
 
 impl Bound {
@@ -131,6 +138,8 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
         backend_ids.insert(proxy.name.clone(), backend_ids.len() + 1);
         backends.insert(proxy.name.clone(), Arc::new(backend));
     }
+    let sessions = SessionTracker::default();
+    let mut logs = crate::log::Registry::new(config)?;
     let mut exports = Vec::new();
     let mut taken = 0;
     let mut listeners = Vec::new();
@@ -145,7 +154,8 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                 .then(|| backends.get(&proxy.name).cloned())
                 .flatten()
         });
-        let frontend = Arc::new(Frontend::new(proxy, default_backend, maxconn));
+        let logger = logs.logger(proxy, &sessions)?;
+        let frontend = Arc::new(Frontend::new(proxy, default_backend, maxconn).with_log(logger));
         let backlog = proxy.maxconn.unwrap_or(maxconn).min(65535);
         for bind in &proxy.binds {
             let fail = |source| StartError::Bind {
@@ -230,6 +240,8 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
         stats_timeout: config.global.stats_timeout,
         stats_maxconn: config.global.stats_maxconn,
         inherited: taken,
+        logs,
+        sessions,
     })
 }
 
@@ -258,7 +270,8 @@ pub struct Running {
 pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Result<Running> {
     let nbthread = workers.len();
     let lifecycle = Arc::new(Lifecycle::default());
-    let sessions = SessionTracker::default();
+    let sessions = bound.sessions.clone();
+    bound.logs.start();
     let exports = Arc::new(Mutex::new(bound.exports));
     let mut frontends: Vec<(usize, Arc<Frontend>)> = Vec::new();
     for (frontend, _) in &bound.listeners {

@@ -330,7 +330,15 @@ fn apply(server: &ServerState, up: bool, result: &CheckResult) {
     } else {
         ""
     };
-    tracing::warn!("{}{note}", transition_message(server, up, result));
+    let message = transition_message(server, up, result);
+    tracing::warn!("{message}{note}");
+    // As HAProxy: a server coming up is a notice, going down an alert, on the log targets.
+    let level = if up {
+        baton_config::log_model::level::NOTICE
+    } else {
+        baton_config::log_model::level::ALERT
+    };
+    crate::log::event(level, message);
 }
 
 /// HAProxy's wording of a transition: `Server be/s1 is DOWN, reason: ..., check duration: 0ms.`

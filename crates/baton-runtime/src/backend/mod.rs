@@ -68,6 +68,8 @@ pub struct ServerConnection {
     pub stream: TcpStream,
     /// Holds the server's connection count; dropping it frees the slot.
     pub guard: SlotGuard,
+    /// Failed attempts before this connection was made (`%rc` in logs).
+    pub retries: u32,
 }
 
 /// A server slot; frees it and wakes queued requests on drop.
@@ -195,6 +197,7 @@ impl Backend {
                     return Ok(ServerConnection {
                         stream,
                         guard: slot,
+                        retries: attempt,
                     });
                 }
                 Err(e) if attempt >= self.retries => return Err(ConnectError::Failed(e)),

@@ -15,13 +15,18 @@ use crate::backend::balance::PickKey;
 use crate::backend::{Backend, ConnectError, ServerConnection};
 use crate::frontend::Frontend;
 use crate::lifecycle::{Phase, PhaseWatch};
+use crate::log::record::{ms, Cause, Record, RequestLine, Stage};
+use crate::log::Logger;
 use crate::tunnel::{self, TunnelTimeouts};
 use baton_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[path = "session_log.rs"]
+mod session_log;
 
 /// Why a session ended early; decides the error page, if one can still be sent.
 #[derive(Debug)]
@@ -76,6 +81,14 @@ struct Session {
     served: u64,
     /// The lifecycle, to close keep-alive connections once draining.
     phase: PhaseWatch,
+    /// The frontend's logger, when it logs traffic (otherwise nothing below is filled).
+    log: Option<Arc<Logger>>,
+    /// The current request's log record.
+    rec: Option<Record>,
+    /// Start of the current stream: the accept, then the end of each request.
+    stream_start: Option<(SystemTime, Instant)>,
+    /// The server of the current request, for `%sc` at log time.
+    log_server: Option<Arc<crate::backend::server::ServerState>>,
 }
 
 /// Serves one HTTP client connection.
@@ -95,20 +108,39 @@ pub async fn serve(
         attached: None,
         served: 0,
         phase,
+        log: None,
+        rec: None,
+        stream_start: None,
+        log_server: None,
     };
+    if let Some(log) = session.frontend.log.as_ref().filter(|l| l.logs_traffic()) {
+        session.log = Some(Arc::clone(log));
+        session.stream_start = Some((SystemTime::now(), Instant::now()));
+    }
     loop {
+        session.begin_record(client);
         match session.one_request(client).await {
-            Ok(true) => session.served += 1,
-            Ok(false) => break,
+            Ok(true) => {
+                session.served += 1;
+                session.finish_record(None);
+            }
+            Ok(false) => {
+                session.finish_record(None);
+                break;
+            }
             Err(Failure::Page(status)) => {
                 tracing::debug!(peer = %session.peer, status = status.code(), "error page");
                 count_error_page(&session.frontend, status);
                 let t = session.frontend.timeouts.client;
                 let _ = within(t, client.write_all(status.response())).await;
                 let _ = client.shutdown().await;
+                session.finish_record(Some(status));
                 break;
             }
-            Err(Failure::Close) => break,
+            Err(Failure::Close) => {
+                session.finish_record(None);
+                break;
+            }
         }
     }
     tracing::debug!(peer = %session.peer, served = session.served, "client connection ends");
@@ -170,13 +202,21 @@ impl Session {
 
         if let Some(ret) = &fe.http_return {
             fe.counters.response(ret.status);
+            self.mark(Cause::Local, Stage::Request);
+            if let Some(r) = self.rec.as_mut() {
+                r.status = i32::from(ret.status);
+            }
             return self.answer_directly(client, ret, &req, close_client).await;
         }
         let Some(backend) = backend else {
             return Err(Failure::Page(ErrorStatus::ServiceUnavailable));
         };
         if req.method == Method::Connect {
+            self.mark(Cause::Proxy, Stage::Request);
             return Err(Failure::Page(ErrorStatus::BadRequest));
+        }
+        if let Some(r) = self.rec.as_mut() {
+            r.backend = Some(Arc::from(backend.name.as_str()));
         }
         let path = std::str::from_utf8(&self.out[req.path.clone()])
             .unwrap_or("/")
@@ -199,6 +239,7 @@ impl Session {
             tracing::debug!(error = %e, "write to server failed");
             return Err(Failure::Page(ErrorStatus::BadGateway));
         }
+        let request_sent = self.stamp();
         if !request_body.done() && !req.expect_continue {
             self.forward_request_body(client, &mut conn, &mut request_body)
                 .await?;
@@ -210,7 +251,14 @@ impl Session {
             upgrade_requested: req.upgrade,
         };
         let keep = self
-            .forward_response(client, &mut conn, &backend, &rewrite, &mut request_body)
+            .forward_response(
+                client,
+                &mut conn,
+                &backend,
+                &rewrite,
+                &mut request_body,
+                request_sent,
+            )
             .await?;
         let server_reusable =
             keep.server_reusable && mode == HttpConnectionMode::KeepAlive && request_body.done();
@@ -251,21 +299,27 @@ impl Session {
             t.http_keep_alive.or(head_timeout)
         };
         let mut started = !self.client_buf.is_empty();
+        if started {
+            self.first_byte();
+        }
         let mut deadline = (if started { head_timeout } else { idle_timeout })
             .map(|d| tokio::time::Instant::now() + d);
         loop {
             if !self.client_buf.is_empty() {
                 match head::parse_request(self.client_buf.bytes(), &mut self.out, rw) {
                     Ok(Some(info)) => {
+                        self.request_logged(info.head_len);
                         self.client_buf.consume(info.head_len);
                         return Ok(Some(info));
                     }
                     Ok(None) if self.client_buf.is_full() => {
-                        return Err(Failure::Page(ErrorStatus::BadRequest))
+                        self.mark(Cause::Proxy, Stage::Request);
+                        return Err(Failure::Page(ErrorStatus::BadRequest));
                     }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(peer = %self.peer, error = %e, "bad request");
+                        self.mark(Cause::Proxy, Stage::Request);
                         return Err(Failure::Page(ErrorStatus::BadRequest));
                     }
                 }
@@ -274,14 +328,20 @@ impl Session {
             let n = match deadline {
                 Some(d) => match tokio::time::timeout_at(d, read).await {
                     Ok(r) => r,
-                    Err(_) if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
-                    Err(_) => return Ok(None), // idle keep-alive connection: close silently
+                    Err(_) => {
+                        self.mark(Cause::ClientTimeout, Stage::Request);
+                        if started {
+                            return Err(Failure::Page(ErrorStatus::RequestTimeout));
+                        }
+                        return Ok(None); // idle keep-alive connection: close silently
+                    }
                 },
                 None => read.await,
             };
             match n {
                 Ok(0) | Err(_) => {
                     // Closed between requests: normal. Closed mid-head: nothing to answer.
+                    self.mark(Cause::ClientAbort, Stage::Request);
                     return if started {
                         Err(Failure::Close)
                     } else {
@@ -290,6 +350,7 @@ impl Session {
                 }
                 Ok(_) if !started => {
                     started = true;
+                    self.first_byte();
                     deadline = head_timeout.map(|d| tokio::time::Instant::now() + d);
                 }
                 Ok(_) => {}
@@ -322,6 +383,10 @@ impl Session {
         within(self.frontend.timeouts.client, client.write_all(&self.out))
             .await
             .map_err(|_| Failure::Close)?;
+        if let Some(r) = self.rec.as_mut() {
+            let (head, end) = crate::log::record::head_size(&self.out);
+            r.bytes_out += head + (self.out.len() - end) as u64;
+        }
         if close {
             let _ = client.shutdown().await;
         }
@@ -335,21 +400,40 @@ impl Session {
         backend: &Arc<Backend>,
         key: &PickKey<'_>,
     ) -> Result<ServerConnection, Failure> {
-        let slot = backend.acquire(key).await.map_err(|e| {
-            tracing::debug!(backend = %backend.name, error = %e, "no server slot");
-            Failure::Page(ErrorStatus::ServiceUnavailable)
-        })?;
+        let queued = self.stamp();
+        let slot = match backend.acquire(key).await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::debug!(backend = %backend.name, error = %e, "no server slot");
+                match e {
+                    ConnectError::QueueTimeout => self.mark(Cause::ServerTimeout, Stage::Queue),
+                    _ => self.mark(Cause::ServerAbort, Stage::Connect),
+                }
+                return Err(Failure::Page(ErrorStatus::ServiceUnavailable));
+            }
+        };
+        let connecting = self.stamp();
+        if let (Some(r), Some(q), Some(c)) = (self.rec.as_mut(), queued, connecting) {
+            r.tw = ms(q, c);
+            let server = slot.server();
+            r.server = Some(Arc::from(server.name.as_str()));
+            r.server_addr = Some(server.addr);
+            self.log_server = Some(Arc::clone(server));
+        }
         if let Some(attached) = self.attached.take() {
             if Arc::ptr_eq(attached.guard.server(), slot.server()) {
+                self.connected(connecting, 0);
                 return Ok(attached); // the new slot is released; the attached one stays counted
             }
             attached.guard.server().park_idle(attached.stream);
         }
         if self.served > 0 {
             if let Some(stream) = slot.server().take_idle() {
+                self.connected(connecting, 0);
                 return Ok(ServerConnection {
                     stream,
                     guard: slot,
+                    retries: 0,
                 });
             }
         }
@@ -362,7 +446,19 @@ impl Session {
                 port
             }
         };
-        backend.connect(slot, key, client_port).await.map_err(|e| {
+        let result = backend.connect(slot, key, client_port).await;
+        match &result {
+            Ok(conn) => self.connected(connecting, conn.retries),
+            Err(ConnectError::QueueTimeout) => self.mark(Cause::ServerTimeout, Stage::Queue),
+            Err(ConnectError::Failed(_)) => {
+                if let Some(r) = self.rec.as_mut() {
+                    r.retries = backend.retries;
+                }
+                self.mark(Cause::ServerAbort, Stage::Connect);
+            }
+            Err(ConnectError::NoServer) => self.mark(Cause::ServerAbort, Stage::Connect),
+        }
+        result.map_err(|e| {
             tracing::debug!(backend = %backend.name, error = %e, "connect failed");
             if matches!(e, ConnectError::Failed(_)) {
                 crate::counters::Counters::bump(&backend.counters.conn_errors);
@@ -383,17 +479,35 @@ impl Session {
         progress: &mut BodyProgress,
     ) -> Result<(), Failure> {
         let t = self.frontend.timeouts.client;
-        body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t)
-            .await
-            .map_err(|e| {
-                tracing::debug!(peer = %self.peer, error = %e, "request body");
-                match e {
-                    body::BodyError::BadChunk => Failure::Page(ErrorStatus::BadRequest),
-                    body::BodyError::ReadTimeout => Failure::Page(ErrorStatus::RequestTimeout),
-                    body::BodyError::Write(_) => Failure::Page(ErrorStatus::BadGateway),
-                    _ => Failure::Close,
+        match body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t).await {
+            Ok(n) => {
+                if let Some(r) = self.rec.as_mut() {
+                    r.bytes_in += n;
                 }
-            })
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(peer = %self.peer, error = %e, "request body");
+                Err(match e {
+                    body::BodyError::BadChunk => {
+                        self.mark(Cause::Proxy, Stage::Request);
+                        Failure::Page(ErrorStatus::BadRequest)
+                    }
+                    body::BodyError::ReadTimeout => {
+                        self.mark(Cause::ClientTimeout, Stage::Data);
+                        Failure::Page(ErrorStatus::RequestTimeout)
+                    }
+                    body::BodyError::Write(_) => {
+                        self.mark(Cause::ServerAbort, Stage::Data);
+                        Failure::Page(ErrorStatus::BadGateway)
+                    }
+                    _ => {
+                        self.mark(Cause::ClientAbort, Stage::Data);
+                        Failure::Close
+                    }
+                })
+            }
+        }
     }
 
     /// Reads the response (after any 1xx) and streams it to the client.
@@ -404,6 +518,7 @@ impl Session {
         backend: &Backend,
         rewrite: &ResponseRewrite,
         request_body: &mut BodyProgress,
+        request_sent: Option<Instant>,
     ) -> Result<Kept, Failure> {
         let server_timeout = backend.timeouts.server;
         let client_timeout = self.frontend.timeouts.client;
@@ -414,16 +529,28 @@ impl Session {
             if !info.interim {
                 self.frontend.counters.response(info.status);
                 backend.counters.response(info.status);
+                if let (Some(r), Some(sent)) = (self.rec.as_mut(), request_sent) {
+                    r.tresp = ms(sent, Instant::now());
+                    r.status = i32::from(info.status);
+                }
             }
             // The head and whatever of the body is already buffered leave in one write.
             let mut progress = BodyProgress::new(info.framing);
+            let head_out = self.out.len();
             if !info.interim && !info.switching {
                 append_buffered_body(&mut self.out, &mut self.server_buf, &mut progress)
                     .map_err(|_| Failure::Close)?;
             }
-            within(client_timeout, client.write_all(&self.out))
+            if within(client_timeout, client.write_all(&self.out))
                 .await
-                .map_err(|_| Failure::Close)?;
+                .is_err()
+            {
+                self.mark(Cause::ClientAbort, Stage::Data);
+                return Err(Failure::Close);
+            }
+            if let Some(r) = self.rec.as_mut() {
+                r.bytes_out += (self.out.len() - head_out) as u64;
+            }
             if info.interim {
                 if info.status == 100 && !request_body.done() {
                     self.forward_request_body(client, conn, request_body)
@@ -439,7 +566,7 @@ impl Session {
                     tunnelled: true,
                 });
             }
-            if let Err(e) = body::forward(
+            match body::forward(
                 &mut progress,
                 &mut self.server_buf,
                 &mut conn.stream,
@@ -448,8 +575,22 @@ impl Session {
             )
             .await
             {
-                tracing::debug!(backend = %backend.name, error = %e, "response body");
-                return Err(Failure::Close); // the head is already sent: only closing tells the client
+                Ok(n) => {
+                    if let Some(r) = self.rec.as_mut() {
+                        r.bytes_out += n;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(backend = %backend.name, error = %e, "response body");
+                    match e {
+                        body::BodyError::Write(_) => self.mark(Cause::ClientAbort, Stage::Data),
+                        body::BodyError::ReadTimeout => {
+                            self.mark(Cause::ServerTimeout, Stage::Data)
+                        }
+                        _ => self.mark(Cause::ServerAbort, Stage::Data),
+                    }
+                    return Err(Failure::Close); // the head is already sent: only closing tells the client
+                }
             }
             let server_reusable = info.server_keep_alive && self.server_buf.is_empty();
             if !server_reusable {
@@ -481,15 +622,20 @@ impl Session {
                 rewrite.close_client |= *self.phase.borrow() >= Phase::Draining;
                 match head::parse_response(self.server_buf.bytes(), &mut self.out, &rewrite) {
                     Ok(Some(info)) => {
+                        if !info.interim {
+                            self.response_logged(info.head_len);
+                        }
                         self.server_buf.consume(info.head_len);
                         return Ok(info);
                     }
                     Ok(None) if self.server_buf.is_full() => {
-                        return Err(Failure::Page(ErrorStatus::BadGateway))
+                        self.mark(Cause::Proxy, Stage::Headers);
+                        return Err(Failure::Page(ErrorStatus::BadGateway));
                     }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(error = %e, "bad response");
+                        self.mark(Cause::Proxy, Stage::Headers);
                         return Err(Failure::Page(ErrorStatus::BadGateway));
                     }
                 }
@@ -515,12 +661,19 @@ impl Session {
                 within(server_timeout, self.server_buf.fill(&mut conn.stream)).await
             };
             match n {
-                Ok(0) => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                Ok(0) => {
+                    self.mark(Cause::ServerAbort, Stage::Headers);
+                    return Err(Failure::Page(ErrorStatus::BadGateway));
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    return Err(Failure::Page(ErrorStatus::GatewayTimeout))
+                    self.mark(Cause::ServerTimeout, Stage::Headers);
+                    return Err(Failure::Page(ErrorStatus::GatewayTimeout));
                 }
-                Err(_) => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                Err(_) => {
+                    self.mark(Cause::ServerAbort, Stage::Headers);
+                    return Err(Failure::Page(ErrorStatus::BadGateway));
+                }
             }
         }
     }

@@ -278,3 +278,26 @@ impl Logger {
         }
     }
 }
+
+/// The values of `captures` in a message head (request or status line first): the last
+/// occurrence of each header, trimmed, cut to the capture's length; `None` when absent.
+pub fn capture_headers(head: &[u8], captures: &[HeaderCapture]) -> Vec<Option<String>> {
+    let mut values = vec![None; captures.len()];
+    let text = String::from_utf8_lossy(head);
+    for line in text.split('\n').skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        for (i, c) in captures.iter().enumerate() {
+            if name.trim().eq_ignore_ascii_case(&c.name) {
+                let v = value.trim();
+                let mut cut = v.len().min(c.len);
+                while !v.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                values[i] = Some(v[..cut].to_string());
+            }
+        }
+    }
+    values
+}
