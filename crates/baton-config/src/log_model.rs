@@ -149,6 +149,8 @@ pub struct ProxyLog {
     pub response_captures: Vec<HeaderCapture>,
     /// `log-tag` of this proxy.
     pub tag: Option<String>,
+    /// The `log-format` line, for messages about its string.
+    pub format_location: Option<Location>,
 }
 
 /// The 24 syslog facilities, by number.

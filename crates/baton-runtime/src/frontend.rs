@@ -148,9 +148,8 @@ pub async fn accept_loop(
                 let guard = sessions.enter();
                 let phase = phase.clone();
                 tokio::spawn(async move {
-                    serve(frontend, stream, peer, phase).await;
+                    serve(frontend, stream, peer, phase, guard).await;
                     drop(permits);
-                    drop(guard);
                 });
             }
             Err(e) if is_exhaustion(&e) => {
@@ -174,6 +173,7 @@ async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
     phase: PhaseWatch,
+    session: crate::sessions::SessionGuard,
 ) {
     let _ = stream.set_nodelay(true);
     let live = frontend.counters.enter();
@@ -195,7 +195,13 @@ async fn serve(
             crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await
         }
         Mode::Tcp => {
-            crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer, tcp_record.as_mut()).await
+            crate::tcp::serve(
+                Arc::clone(&frontend),
+                &mut stream,
+                peer,
+                tcp_record.as_mut(),
+            )
+            .await
         }
     }
     if let Some(r) = tcp_record.as_mut() {
@@ -212,5 +218,9 @@ async fn serve(
             log.log(r, crate::counters::Counters::get(&frontend.counters.cur));
         }
     }
+    // The session leaves the counts (`%ac`, `%fc` of the next lines) before its client sees
+    // the close.
     drop(live);
+    drop(session);
+    drop(stream);
 }

@@ -7,7 +7,8 @@ use std::io::Write;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 
-/// Resolves every server host name, as HAProxy does at start-up; failures are alerts.
+/// Resolves every server and log target host name, as HAProxy does at start-up; failures are
+/// alerts.
 pub fn resolve_servers(config: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for proxy in &config.proxies {
@@ -28,6 +29,41 @@ pub fn resolve_servers(config: &Config) -> Vec<Diagnostic> {
             }
         }
     }
+    let proxies = config.proxies.iter().flat_map(|p| &p.log.targets);
+    for target in config.global.log.targets.iter().chain(proxies) {
+        if let baton_config::log_model::LogAddress::Udp {
+            host: Host::Name(name),
+            ..
+        } = &target.address
+        {
+            if (name.as_str(), 0)
+                .to_socket_addrs()
+                .map_or(true, |mut a| a.next().is_none())
+            {
+                out.push(Diagnostic::alert(
+                    Some(target.location.clone()),
+                    format!("log : invalid address: '{name}' in '{name}'"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Compiles every `log-format` string as the runtime will, so that `-c` reports what start-up
+/// would refuse, at the line that declared it.
+pub fn check_log_formats(config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for proxy in config.proxies.iter().filter(|p| p.kind.is_frontend()) {
+        if let baton_config::log_model::TrafficFormat::Custom(text) = &proxy.log.format {
+            if let Err(e) = baton_runtime::log::format::LogFormat::compile(text) {
+                out.push(Diagnostic::alert(
+                    proxy.log.format_location.clone(),
+                    format!("failed to parse log-format : {e}."),
+                ));
+            }
+        }
+    }
     out
 }
 
@@ -42,6 +78,8 @@ pub fn run(files: &[PathBuf], quiet: bool) -> i32 {
     }
     let resolution = resolve_servers(&loaded.config);
     loaded.diagnostics.extend(resolution);
+    let formats = check_log_formats(&loaded.config);
+    loaded.diagnostics.extend(formats);
     let verdict = loaded.verdict();
     let pid = std::process::id();
     let stderr = std::io::stderr();

@@ -60,24 +60,26 @@ impl Loader<'_> {
             ("log-format", _) => {
                 let text = single_arg(args, "a log-format string")?;
                 log.format = TrafficFormat::Custom(text.clone());
+                log.format_location = Some(at.clone());
+            }
+            ("option httplog" | "option tcplog", Some(_)) => {
+                let option = name.trim_start_matches("option ");
+                return Err(format!(
+                    "negation/default is not supported for option '{option}'"
+                ));
             }
             ("option httplog", _) => {
-                log.format = match (enable, args) {
-                    (false, _) => TrafficFormat::Connect,
-                    (true, []) => TrafficFormat::Http,
-                    (true, [clf]) if clf == "clf" => TrafficFormat::HttpClf,
-                    (true, [other, ..]) => {
+                log.format = match args {
+                    [] => TrafficFormat::Http,
+                    [clf] if clf == "clf" => TrafficFormat::HttpClf,
+                    [other, ..] => {
                         return Err(format!("expects no argument or 'clf', got '{other}'"))
                     }
                 };
             }
             ("option tcplog", _) => {
                 no_args(args)?;
-                log.format = if enable {
-                    TrafficFormat::Tcp
-                } else {
-                    TrafficFormat::Connect
-                };
+                log.format = TrafficFormat::Tcp;
             }
             ("option dontlognull", _) => {
                 no_args(args)?;

@@ -133,8 +133,9 @@ pub async fn serve(
                 count_error_page(&session.frontend, status);
                 let t = session.frontend.timeouts.client;
                 let _ = within(t, client.write_all(status.response())).await;
-                let _ = client.shutdown().await;
+                // Logged before the close, as HAProxy does: the client sees the close after.
                 session.finish_record(Some(status));
+                let _ = client.shutdown().await;
                 break;
             }
             Err(Failure::Close) => {
@@ -268,6 +269,7 @@ impl Session {
         if !request_body.done() {
             // The server answered before the body was sent (e.g. no `100 Continue`): the rest
             // of the body may still arrive, so the connection cannot carry another request.
+            self.finish_record(None);
             let _ = client.shutdown().await;
             return Ok(false);
         }
@@ -388,6 +390,7 @@ impl Session {
             r.bytes_out += head + (self.out.len() - end) as u64;
         }
         if close {
+            self.finish_record(None); // logged before the client sees the close
             let _ = client.shutdown().await;
         }
         Ok(!close)

@@ -97,7 +97,11 @@ impl Session {
                 return;
             }
             if r.status < 0 {
-                r.status = if r.cause == Cause::ClientTimeout { 408 } else { 400 };
+                r.status = if r.cause == Cause::ClientTimeout {
+                    408
+                } else {
+                    400
+                };
             }
         }
         if let Some(status) = page {
@@ -107,11 +111,9 @@ impl Session {
             if r.request.is_none() {
                 r.bytes_out = 0;
             } else {
-                // HAProxy's page has no `Connection: close` until the connection layer adds it.
                 let page = status.response();
                 let (head, end) = head_size(page);
-                let connection_close = ("Connection".len() + "close".len()) as u64;
-                r.bytes_out += head - connection_close + (page.len() - end) as u64;
+                r.bytes_out += head + (page.len() - end) as u64;
             }
             let (cause, stage) = match status {
                 ErrorStatus::BadRequest => (Cause::Proxy, Stage::Request),
@@ -139,14 +141,19 @@ impl Session {
                 .is_some_and(|c| Arc::ptr_eq(c.guard.server(), &server));
             r.srv_conn = u64::from(server.active().saturating_sub(u32::from(attached)));
         }
-        log.log(&r, crate::counters::Counters::get(&self.frontend.counters.cur));
+        log.log(
+            &r,
+            crate::counters::Counters::get(&self.frontend.counters.cur),
+        );
     }
 }
 
 /// Method, URI and version of a request head.
 fn request_line(head: &[u8]) -> Option<RequestLine> {
     let end = head.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&head[..end]).ok()?.trim_end_matches('\r');
+    let line = std::str::from_utf8(&head[..end])
+        .ok()?
+        .trim_end_matches('\r');
     let mut parts = line.splitn(3, ' ');
     Some(RequestLine {
         method: parts.next()?.to_string(),

@@ -86,10 +86,12 @@ impl Registry {
     /// Opens the global targets (before privileges are dropped).
     pub fn new(config: &Config) -> Result<Self, LogSetupError> {
         let system = syslog::system_hostname();
+        // Without `log-send-hostname`, HAProxy 2.6 writes `localhost` in rfc3164 headers and
+        // `-` in rfc5424 ones.
         let (hostname, hostname_5424) = match &config.global.log.send_hostname {
             Some(h) if !h.is_empty() => (h.clone(), h.clone()),
             Some(_) => (system.clone(), system.clone()),
-            None => (system.clone(), "-".to_string()),
+            None => ("localhost".to_string(), "-".to_string()),
         };
         let mut registry = Registry {
             sinks: HashMap::new(),

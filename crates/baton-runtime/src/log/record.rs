@@ -206,7 +206,7 @@ impl Record {
 
 /// The size HAProxy 2.6 counts for a message head in `%B` and `%U`: not the bytes on the
 /// wire but its internal (HTX) form — 20 bytes plus the three parts of the start line, each
-/// header's name and trimmed value, and 1 for the end of headers. Returns that size and the
+/// header's name and trimmed value (but `Connection`), and 1 for the end of headers. Returns that size and the
 /// offset where the head ends in `msg` (after the blank line, or the end of `msg`).
 pub fn head_size(msg: &[u8]) -> (u64, usize) {
     let mut size = 0u64;
@@ -228,8 +228,11 @@ pub fn head_size(msg: &[u8]) -> (u64, usize) {
             size += 20 + (line.len() - spaces) as u64;
             first = false;
         } else if let Some(colon) = line.iter().position(|&b| b == b':') {
-            let value = line[colon + 1..].trim_ascii();
-            size += (colon + value.len()) as u64;
+            // HAProxy's connection layer consumes `Connection` before counting.
+            if !line[..colon].eq_ignore_ascii_case(b"connection") {
+                let value = line[colon + 1..].trim_ascii();
+                size += (colon + value.len()) as u64;
+            }
         }
     }
     (size + 1, pos)
@@ -246,8 +249,13 @@ mod tests {
         assert_eq!(head_size(a), (49, a.len()));
         let b = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n\r\nhello";
         assert_eq!(head_size(b).0 + 5, 66);
-        assert_eq!(head_size(b"HTTP/1.1 200 Okay Fine\r\nContent-Length: 0\r\n\r\n").0, 56);
+        assert_eq!(
+            head_size(b"HTTP/1.1 200 Okay Fine\r\nContent-Length: 0\r\n\r\n").0,
+            56
+        );
         let req = b"GET /p/q?x=1 HTTP/1.1\r\nHost: ex\"am ple\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
         assert_eq!(head_size(req).0, 83);
+        let close = b"GET /c/d?q=\"x\" HTTP/1.1\r\nHost: test.example\r\nUser-Agent: t\r\nConnection: close\r\n\r\n";
+        assert_eq!(head_size(close).0, 69);
     }
 }

@@ -36,9 +36,11 @@ pub fn parse(text: &str) -> Result<Sample, String> {
         "be_name" => Sample::BeName,
         "srv_name" => Sample::SrvName,
         "status" => Sample::Status,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "sample fetch '{other}' is not supported in log formats by baton (see docs/logging.md)"
-        )),
+        ))
+        }
     })
 }
 

@@ -23,7 +23,7 @@ use std::time::SystemTime;
 pub struct Identity {
     /// Process id.
     pub pid: u32,
-    /// The host name rfc3164 lines carry.
+    /// The host name rfc3164 lines carry (`localhost` unless `log-send-hostname`).
     pub hostname: String,
     /// The host name rfc5424 lines carry (`-` unless `log-send-hostname`).
     pub hostname_5424: String,
