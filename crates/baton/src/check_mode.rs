@@ -29,8 +29,13 @@ pub fn resolve_servers(config: &Config) -> Vec<Diagnostic> {
             }
         }
     }
+    // `log global` copies the global lines into proxies: each line is checked once.
+    let mut seen = std::collections::HashSet::new();
     let proxies = config.proxies.iter().flat_map(|p| &p.log.targets);
     for target in config.global.log.targets.iter().chain(proxies) {
+        if !seen.insert(&target.location) {
+            continue;
+        }
         if let baton_config::log_model::LogAddress::Udp {
             host: Host::Name(name),
             ..
