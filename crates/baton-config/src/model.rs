@@ -6,6 +6,7 @@
 //! the runtime must point an operator back at a line.
 
 use crate::diag::Location;
+use crate::rules::{Acl, ErrorFile, Redirect, RequestAction, ResponseAction, Rule, UseBackend};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct Config {
     pub global: Global,
     /// Frontends, backends and listens in the order they were declared.
     pub proxies: Vec<Proxy>,
+    /// `userlist` sections, for `http_auth` and `http-request auth`.
+    pub userlists: Vec<crate::rules::Userlist>,
 }
 
 impl Config {
@@ -334,19 +337,6 @@ pub struct HttpCheck {
     pub expect_status: Option<u16>,
 }
 
-/// `http-request return` without conditions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpReturn {
-    /// Status code (default 200).
-    pub status: u16,
-    /// `content-type`.
-    pub content_type: Option<String>,
-    /// `string` body.
-    pub body: Option<String>,
-    /// The line that declared it.
-    pub location: Location,
-}
-
 /// A proxy: frontend, backend, listen, or a defaults template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Proxy {
@@ -384,8 +374,18 @@ pub struct Proxy {
     pub http_check: Option<HttpCheck>,
     /// `default_backend` with the line that named it.
     pub default_backend: Option<(String, Location)>,
-    /// `http-request return`.
-    pub http_return: Option<HttpReturn>,
+    /// `acl` lines and anonymous `{ ... }` blocks; conditions refer to them by index.
+    pub acls: Vec<Acl>,
+    /// `http-request` rules, in order.
+    pub http_request: Vec<Rule<RequestAction>>,
+    /// The older `redirect` rules, evaluated after the `http-request` rules.
+    pub redirects: Vec<Rule<Redirect>>,
+    /// `use_backend` rules, first match wins.
+    pub use_backends: Vec<UseBackend>,
+    /// `http-response` rules, in order.
+    pub http_response: Vec<Rule<ResponseAction>>,
+    /// `errorfile` lines: replacement pages by status code.
+    pub errorfiles: Vec<ErrorFile>,
     /// `grace` of this proxy.
     pub grace: Option<Duration>,
     /// Whether `mode` was set explicitly (for the mode-mismatch check).
@@ -393,6 +393,15 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// Whether it has any HTTP rule, ACL-based routing or error page that the runtime must
+    /// look at per request.
+    pub fn has_http_rules(&self) -> bool {
+        !self.http_request.is_empty()
+            || !self.redirects.is_empty()
+            || !self.use_backends.is_empty()
+            || !self.http_response.is_empty()
+    }
+
     /// A proxy with HAProxy's defaults.
     pub fn new(name: String, kind: ProxyKind, location: Location) -> Self {
         Proxy {
@@ -413,7 +422,12 @@ impl Proxy {
             idle_close_on_response: false,
             http_check: None,
             default_backend: None,
-            http_return: None,
+            acls: Vec::new(),
+            http_request: Vec::new(),
+            redirects: Vec::new(),
+            use_backends: Vec::new(),
+            http_response: Vec::new(),
+            errorfiles: Vec::new(),
             grace: None,
             mode_explicit: false,
         }
@@ -427,7 +441,7 @@ impl Proxy {
             location,
             binds: Vec::new(),
             servers: Vec::new(),
-            http_return: None,
+            use_backends: Vec::new(),
             ..defaults.clone()
         }
     }

@@ -57,14 +57,17 @@ pub struct HttpReturn {
 }
 
 impl HttpReturn {
-    /// Renders a configured `http-request return`.
-    pub fn render(ret: &baton_config::model::HttpReturn) -> Self {
-        let body = ret.body.clone().unwrap_or_default().into_bytes();
+    /// Renders a configured `http-request return` with a constant body.
+    pub fn render(ret: &baton_config::rules::Return) -> Self {
+        let body = match &ret.body {
+            baton_config::rules::ReturnBody::Static(b) => b.clone(),
+            _ => Vec::new(),
+        };
         let mut head = format!("HTTP/1.1 {} {}\r\n", ret.status, reason(ret.status));
+        head.push_str(&format!("content-length: {}\r\n", body.len()));
         if let Some(ct) = &ret.content_type {
             head.push_str(&format!("content-type: {ct}\r\n"));
         }
-        head.push_str(&format!("content-length: {}\r\n", body.len()));
         HttpReturn {
             status: ret.status,
             head: head.into_bytes(),
@@ -89,7 +92,10 @@ impl Frontend {
             default_backend,
             forwardfor: proxy.forwardfor.clone(),
             http_connection_mode: proxy.http_connection_mode,
-            http_return: proxy.http_return.as_ref().map(HttpReturn::render),
+            http_return: proxy.http_request.iter().find_map(|r| match &r.action {
+                baton_config::rules::RequestAction::Return(ret) => Some(HttpReturn::render(ret)),
+                _ => None,
+            }),
             slots: Arc::new(Semaphore::new(maxconn as usize)),
             counters: Arc::default(),
             maxconn,
