@@ -324,6 +324,30 @@ pub struct Network {
     pub prefix: u8,
 }
 
+impl Network {
+    /// Whether `ip` is inside this network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (ip, self.addr) {
+            (IpAddr::V4(a), IpAddr::V4(n)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(a) & mask == u32::from(n) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(n)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(a) & mask == u128::from(n) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V4(_)) => a
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            _ => false,
+        }
+    }
+}
+
 /// `option httpchk` and `http-check expect status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpCheck {
@@ -527,5 +551,31 @@ impl Default for ServerOptions {
             disabled: false,
             maxconn: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_match_by_prefix() {
+        let net = Network {
+            addr: "127.0.0.0".parse().unwrap(),
+            prefix: 8,
+        };
+        assert!(net.contains("127.9.9.9".parse().unwrap()));
+        assert!(!net.contains("10.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:127.0.0.1".parse().unwrap()));
+        let all = Network {
+            addr: "0.0.0.0".parse().unwrap(),
+            prefix: 0,
+        };
+        assert!(all.contains("1.2.3.4".parse().unwrap()));
+        let v6 = Network {
+            addr: "fd00::".parse().unwrap(),
+            prefix: 8,
+        };
+        assert!(v6.contains("fd12::1".parse().unwrap()));
     }
 }

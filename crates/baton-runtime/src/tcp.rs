@@ -9,7 +9,21 @@ use tokio::net::TcpStream;
 
 /// Serves one tcp-mode connection; the client is closed when no server can be reached.
 pub async fn serve(frontend: Arc<Frontend>, client: &mut TcpStream, peer: SocketAddr) {
-    let Some(backend) = frontend.default_backend.clone() else {
+    let routed = frontend.rules.as_ref().and_then(|rules| {
+        let vars = crate::http::sample::Vars::default();
+        let ex = crate::http::sample::Exchange {
+            client: peer,
+            local: client.local_addr().ok(),
+            request: None,
+            response: None,
+            vars: &vars,
+            frontend: &frontend.name,
+            backend: "",
+            userlists: Some(&rules.userlists),
+        };
+        crate::http::rules::choose_backend(rules, &ex)
+    });
+    let Some(backend) = routed.or_else(|| frontend.default_backend.clone()) else {
         return; // nowhere to send it: HAProxy closes the connection too
     };
     let key = PickKey {

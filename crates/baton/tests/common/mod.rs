@@ -716,3 +716,61 @@ pub fn get_from(source: std::net::Ipv4Addr, port: u16, path: &str) -> Response {
 pub fn server_line(name: &str, port: u16, options: &str) -> String {
     format!("    server {name} 127.0.0.1:{port} {options}\n")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Debian's haproxy, for differential tests
+// ---------------------------------------------------------------------------------------------
+
+/// A running Debian `haproxy -db -f CFG` (foreground); killed and reaped on drop.
+pub struct Haproxy {
+    /// The child process.
+    pub child: Child,
+    /// The directory holding the configuration and the log.
+    pub dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    /// Starts haproxy on `cfg` and waits (bounded) until `port` accepts connections.
+    pub fn start(cfg: &str, port: u16) -> Haproxy {
+        let bin = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("Debian's haproxy is needed for this test: apt-get install haproxy");
+        let (dir, path) = write_cfg(cfg);
+        let log = dir.path().join("stderr.log");
+        let child = Command::new(bin)
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawning haproxy");
+        let mut h = Haproxy { child, dir };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = h.child.try_wait() {
+                panic!(
+                    "haproxy exited early with {status}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if accepts(port) {
+                return h;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "haproxy did not listen on {port} in time"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
