@@ -372,6 +372,10 @@ fn predefined(name: &str) -> Option<&'static [&'static str]> {
 /// The prefix of generated ACL names (a space cannot appear in a configured name).
 pub const ANONYMOUS: &str = "anonymous acl ";
 
+/// The prefix given to ACLs inherited from a defaults section: their rules still use them,
+/// but conditions written in the proxy cannot name them (as in HAProxy).
+pub const INHERITED: &str = "defaults acl ";
+
 /// Parses `if|unless ...` (`words[0]` is `if` or `unless`), adding anonymous and predefined
 /// ACLs to `acls`.
 pub fn parse_condition(

@@ -466,6 +466,15 @@ impl Proxy {
             binds: Vec::new(),
             servers: Vec::new(),
             use_backends: Vec::new(),
+            // Inherited rules keep their ACLs, but a proxy cannot name a defaults ACL itself.
+            acls: defaults
+                .acls
+                .iter()
+                .map(|a| Acl {
+                    name: format!("{}{}", crate::acl::INHERITED, a.name),
+                    criteria: a.criteria.clone(),
+                })
+                .collect(),
             ..defaults.clone()
         }
     }

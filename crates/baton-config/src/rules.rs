@@ -247,6 +247,8 @@ pub enum RequestAction {
     Header(HeaderAction),
     /// `set-path FMT`.
     SetPath(LogFormat),
+    /// `set-uri FMT`.
+    SetUri(LogFormat),
     /// `set-var(NAME) EXPR`.
     SetVar(String, SampleExpr),
     /// `set-var-fmt(NAME) FMT`.

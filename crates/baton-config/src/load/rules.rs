@@ -255,6 +255,20 @@ impl Loader<'_> {
         name: &str,
         args: &[String],
     ) -> Result<(), String> {
+        let anonymous_defaults = {
+            let p = self.proxy_mut();
+            p.kind == crate::model::ProxyKind::Defaults && p.name.is_empty()
+        };
+        if anonymous_defaults
+            && (name == "acl"
+                || name.starts_with("http-request ")
+                || name.starts_with("http-response "))
+        {
+            return Err(
+                "not allowed in anonymous 'defaults' section (name the section and use 'from')"
+                    .into(),
+            );
+        }
         match name {
             "acl" => {
                 let Some(acl_name) = args.first() else {
@@ -342,8 +356,9 @@ impl Loader<'_> {
                     "set-header" | "add-header" | "del-header" | "replace-header" => {
                         RequestAction::Header(parse_header_action(action, args)?)
                     }
-                    "set-path" => match args {
-                        [fmt] => RequestAction::SetPath(log_format(fmt)?),
+                    "set-path" | "set-uri" => match args {
+                        [fmt] if action == "set-path" => RequestAction::SetPath(log_format(fmt)?),
+                        [fmt] => RequestAction::SetUri(log_format(fmt)?),
                         _ => return Err("expects exactly 1 argument (format)".into()),
                     },
                     "set-var" | "set-var-fmt" => {

@@ -441,15 +441,19 @@ pub fn run_request(rules: &ProxyRules, st: &mut RequestState<'_>) -> Option<Answ
             }
             RequestAction::Redirect(r) => return Some(redirect(r, &st.exchange(rules))),
             RequestAction::Header(action) => header_action(rules, st, action),
-            RequestAction::SetPath(fmt) => {
+            RequestAction::SetPath(fmt) | RequestAction::SetUri(fmt) => {
                 let mut path = std::mem::take(st.scratch);
                 path.clear();
                 render(fmt, &st.exchange(rules), &mut path);
-                let span = HeadView {
+                let view = HeadView {
                     bytes: st.head,
                     index: st.index,
-                }
-                .path_span();
+                };
+                let span = if matches!(rule.action, RequestAction::SetPath(_)) {
+                    view.path_span()
+                } else {
+                    view.uri_span()
+                };
                 replace(st.head, st.index, span, &path);
                 *st.scratch = path;
             }
