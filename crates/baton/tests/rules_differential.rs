@@ -360,6 +360,8 @@ frontend fe
     http-response add-header X-Resp2 r2 if { status 200 }
     http-response del-header X-Drop-Me
     http-response set-header X-Be %[res.hdr(x-backend)]
+    http-response deny deny_status 500 if { status 410 }
+    http-response deny if { res.hdr(x-backend) -m found } { status 409 }
     default_backend a
 
 backend a
@@ -379,6 +381,8 @@ backend a
         Req("GET", "/status/404", &[]),
         Req("GET", "/k", &["X-Kill-Add: 1"]),
         Req("GET", "/r", &["X-Rep: nofoo"]),
+        Req("GET", "/status/410", &[]),
+        Req("GET", "/status/409", &[]),
     ];
     let family = Family::new(template);
     let variant = template.replace("http-request del-header X-Secret\n", "");
@@ -390,6 +394,11 @@ backend a
         .iter()
         .any(|(n, v)| n == "x-resp2" && v == "r2"));
     assert!(!got[1].body.contains("x-secret"), "{}", got[1].body);
+    assert_eq!(
+        (got[6].status, got[7].status),
+        (500, 502),
+        "http-response deny"
+    );
 }
 
 #[test]
