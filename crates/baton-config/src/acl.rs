@@ -58,7 +58,6 @@ fn default_method(expr: &SampleExpr) -> Option<MatchMethod> {
 
 /// Splits `name(args)` for [`parse_fetch`].
 fn fetch_with_args(text: &str) -> Result<(String, Option<Vec<String>>), String> {
-    // Reuse the sample parser for argument handling, then take the fetch apart again.
     match text.find('(') {
         None => Ok((text.to_string(), None)),
         Some(open) => {

@@ -24,6 +24,17 @@ fn alerts(loaded: &Loaded) -> Vec<String> {
         .collect()
 }
 
+/// Checks alerts against (`file:line`, text) pairs, in order.
+fn assert_located(got: &[String], expect: &[(&str, &str)]) {
+    assert_eq!(got.len(), expect.len(), "{got:#?}");
+    for (g, (at, text)) in got.iter().zip(expect) {
+        assert!(
+            g.starts_with(at) && g.contains(text),
+            "{g}\n  expected {at}: ...{text}"
+        );
+    }
+}
+
 const HEAD: &str =
     "defaults d\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
 
@@ -170,13 +181,7 @@ fn actions_are_checked() {
         ("t.cfg:19", "status code '999' not handled"),
         ("t.cfg:17", "unable to find required use_backend: 'missing'"),
     ];
-    assert_eq!(got.len(), expect.len(), "{got:#?}");
-    for (g, (at, text)) in got.iter().zip(expect) {
-        assert!(
-            g.starts_with(at) && g.contains(text),
-            "{g}\n  expected {at}: ...{text}"
-        );
-    }
+    assert_located(&got, &expect);
 }
 
 #[test]
@@ -226,13 +231,7 @@ fn userlists_and_auth() {
             "group 'nogroup' is not declared in userlist 'L'",
         ),
     ];
-    assert_eq!(got.len(), expect.len(), "{got:#?}");
-    for (g, (at, text)) in got.iter().zip(expect) {
-        assert!(
-            g.starts_with(at) && g.contains(text),
-            "{g}\n  expected {at}: ...{text}"
-        );
-    }
+    assert_located(&got, &expect);
 }
 
 #[test]

@@ -718,6 +718,7 @@ pub fn run_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::sample::tests::with_request_from;
     use baton_config::acl::parse_criterion;
     use baton_config::diag::Location;
 
@@ -728,24 +729,8 @@ mod tests {
     }
 
     fn matches(req: &str, criterion: &str) -> bool {
-        let buf = req.as_bytes().to_vec();
-        let mut index = HeadIndex::default();
-        index.index(&buf);
-        let vars = Vars::default();
-        let ex = Exchange {
-            client: "192.168.1.7:5555".parse().unwrap(),
-            local: Some("127.0.0.1:8080".parse().unwrap()),
-            request: Some(HeadView {
-                bytes: &buf,
-                index: &index,
-            }),
-            response: None,
-            vars: &vars,
-            frontend: "fe",
-            backend: "",
-            userlists: None,
-        };
-        criterion_fn(&crit(criterion), &ex)
+        let c = crit(criterion);
+        with_request_from(req, "192.168.1.7:5555", |ex| criterion_fn(&c, ex))
     }
 
     use super::criterion as criterion_fn;
@@ -793,7 +778,7 @@ mod tests {
             ("src 10.0.0.0/8 ::1", false),
             ("src_port 0:1023", false),
             ("src_port 5000:6000", true),
-            ("dst_port 8080", true),
+            ("dst_port 80", true),
             ("ssl_fc", false),
             ("always_true", true),
             ("always_false", false),

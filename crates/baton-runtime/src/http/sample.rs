@@ -615,19 +615,25 @@ fn escape_from(out: &mut Vec<u8>, from: usize) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::http::view::HeadIndex;
     use baton_config::logformat::parse_log_format;
     use baton_config::sample::parse_sample;
 
-    fn with_request<R>(text: &str, f: impl FnOnce(&Exchange<'_>) -> R) -> R {
+    /// Runs `f` on an exchange for the request head `text` from `client` (shared with the
+    /// rules tests).
+    pub(crate) fn with_request_from<R>(
+        text: &str,
+        client: &str,
+        f: impl FnOnce(&Exchange<'_>) -> R,
+    ) -> R {
         let buf = text.as_bytes().to_vec();
         let mut index = HeadIndex::default();
         index.index(&buf);
         let vars = Vars::default();
         let ex = Exchange {
-            client: "10.0.0.1:4000".parse().unwrap(),
+            client: client.parse().unwrap(),
             local: Some("127.0.0.1:80".parse().unwrap()),
             request: Some(HeadView {
                 bytes: &buf,
@@ -640,6 +646,10 @@ mod tests {
             userlists: None,
         };
         f(&ex)
+    }
+
+    fn with_request<R>(text: &str, f: impl FnOnce(&Exchange<'_>) -> R) -> R {
+        with_request_from(text, "10.0.0.1:4000", f)
     }
 
     fn value(text: &str, expr: &str) -> Option<Vec<u8>> {

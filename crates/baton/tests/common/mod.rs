@@ -75,6 +75,19 @@ pub struct Baton {
     pub log: PathBuf,
 }
 
+/// Spawns `bin ARGS -f CFG` with stderr into `log` and no stdin/stdout.
+fn spawn_logged(bin: &str, args: &[&str], cfg: &Path, log: &Path) -> Child {
+    Command::new(bin)
+        .args(args)
+        .arg("-f")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {bin}: {e}"))
+}
+
 /// Writes `cfg` into a new temporary directory.
 pub fn write_cfg(cfg: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -98,15 +111,7 @@ impl Baton {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         );
         let log = dir.path().join("stderr.log");
-        let child = Command::new(baton_bin())
-            .args(args)
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawning baton");
+        let child = spawn_logged(baton_bin(), args, &path, &log);
         let pid = child.id();
         let mut baton = Baton {
             child: Some(child),
@@ -738,15 +743,7 @@ impl Haproxy {
             .expect("Debian's haproxy is needed for this test: apt-get install haproxy");
         let (dir, path) = write_cfg(cfg);
         let log = dir.path().join("stderr.log");
-        let child = Command::new(bin)
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawning haproxy");
+        let child = spawn_logged(bin, &["-db"], &path, &log);
         let mut h = Haproxy { child, dir };
         let start = Instant::now();
         loop {
