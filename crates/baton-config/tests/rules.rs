@@ -147,6 +147,9 @@ fn pattern_files_report_their_own_lines() {
     );
     let missing = with_frontend("  acl st path -f /nonexistent/baton.lst\n");
     assert!(alerts(&missing)[0].contains("cannot read file '/nonexistent/baton.lst'"));
+    // A device is refused at once rather than read forever.
+    let device = with_frontend("  acl st path -f /dev/zero\n");
+    assert!(alerts(&device)[0].contains("not a regular file"));
 }
 
 #[test]

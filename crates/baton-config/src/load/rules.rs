@@ -14,9 +14,32 @@ use crate::rules::{
 };
 use crate::sample::{check_var_name, parse_sample, Fetch};
 
-/// Reads a file named in the configuration (pattern files, error files, return bodies).
+/// The largest file a rule may name (pattern files, error files, return bodies): these are
+/// held in memory, and a device or a runaway file must not stall or exhaust the loader.
+pub const MAX_RULE_FILE: u64 = 16 * 1024 * 1024;
+
+/// Reads a regular file named by a rule, up to [`MAX_RULE_FILE`] bytes.
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let fail = |e: &dyn std::fmt::Display| format!("cannot read file '{path}': {e}");
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    let meta = file.metadata().map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(fail(&"not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_RULE_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(&e))?;
+    if bytes.len() as u64 > MAX_RULE_FILE {
+        return Err(fail(&format!("larger than {MAX_RULE_FILE} bytes")));
+    }
+    Ok(bytes)
+}
+
+/// Reads a pattern file as text.
 fn read_text(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read file '{path}': {e}"))
+    String::from_utf8(read_file(path)?).map_err(|_| format!("file '{path}' is not valid UTF-8"))
 }
 
 /// Splits `ARGS... [if|unless COND...]`.
@@ -159,11 +182,7 @@ fn parse_return(args: &[String]) -> Result<Return, String> {
             ("content-type", Some(v)) => ret.content_type = Some(v.clone()),
             ("string", Some(v)) => ret.body = ReturnBody::Static(v.clone().into_bytes()),
             ("lf-string", Some(v)) => ret.body = ReturnBody::Format(log_format(v)?),
-            ("file", Some(v)) => {
-                ret.body = ReturnBody::Static(
-                    std::fs::read(v).map_err(|e| format!("cannot read file '{v}': {e}"))?,
-                )
-            }
+            ("file", Some(v)) => ret.body = ReturnBody::Static(read_file(v)?),
             ("hdr", Some(name)) => {
                 let v = args
                     .get(i + 2)
@@ -327,8 +346,7 @@ impl Loader<'_> {
                     .ok()
                     .filter(|c| ERROR_CODES.contains(c))
                     .ok_or_else(|| format!("status code '{code}' not handled"))?;
-                let bytes =
-                    std::fs::read(file).map_err(|e| format!("error opening file '{file}': {e}"))?;
+                let bytes = read_file(file).map_err(|e| format!("error opening file: {e}"))?;
                 check_error_file(&bytes).map_err(|e| format!("file '{file}': {e}"))?;
                 let files = &mut self.proxy_mut().errorfiles;
                 files.retain(|f| f.code != code);
