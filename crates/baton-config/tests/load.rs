@@ -202,13 +202,13 @@ fn expose_fd_accepts_only_listeners() {
 #[test]
 fn unsupported_keywords_are_refused_and_warnings_accepted() {
     let loaded = load(
-        "global\n  tune.bufsize 16384\n  log-send-hostname\n  tune.http.logurilen 10\nfrontend f\n  bind :80 ssl crt /x.pem name n\n  acl a path /x\n  timeout client 1s\n",
+        "global\n  tune.bufsize 16384\n  log-send-hostname\n  tune.http.logurilen 10\nfrontend f\n  bind :80 ssl crt /x.pem name n\n  http-request cache-use c\n  timeout client 1s\n",
     );
     let got = alerts(&loaded);
     assert_eq!(got.len(), 3, "{got:#?}");
     assert!(got[0].contains("option 'ssl' is not supported by baton"));
     assert!(got[1].contains("option 'crt' is not supported by baton"));
-    assert!(got[2].starts_with("7: 'acl' is not supported by baton"));
+    assert!(got[2].starts_with("7: 'http-request cache-use' is not supported by baton"));
     assert_eq!(warnings(&loaded), 2);
     // The option after an unsupported one with a value was still parsed.
     assert_eq!(
@@ -220,13 +220,13 @@ fn unsupported_keywords_are_refused_and_warnings_accepted() {
 #[test]
 fn unsupported_sections_skip_their_lines() {
     let loaded = load(
-        "peers p\n  peer a 127.0.0.1:1\n  anything goes here\nuserlist u\n  user x password y\nlisten l\n  bind :1\n  timeout client 1s\n",
+        "peers p\n  peer a 127.0.0.1:1\n  anything goes here\nprogram u\n  command x y\nlisten l\n  bind :1\n  timeout client 1s\n",
     );
     let got = alerts(&loaded);
     // One alert per refused section, none for the lines inside them.
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got[0].starts_with("1: section 'peers' is not supported by baton"));
-    assert!(got[1].starts_with("4: section 'userlist' is not supported by baton"));
+    assert!(got[1].starts_with("4: section 'program' is not supported by baton"));
     assert_eq!(loaded.config.proxies.len(), 1);
 }
 

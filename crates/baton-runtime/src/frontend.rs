@@ -7,7 +7,7 @@
 //! instead of spinning or exiting.
 
 use crate::backend::Backend;
-use crate::http::errors::reason;
+use crate::http::rules::ProxyRules;
 use crate::lifecycle::{Phase, PhaseWatch};
 use crate::log::record::{self, Record};
 use crate::sessions::SessionTracker;
@@ -36,8 +36,14 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardFor>,
     /// The frontend's HTTP connection mode.
     pub http_connection_mode: HttpConnectionMode,
-    /// `http-request return`, pre-rendered up to (not including) the blank line.
-    pub http_return: Option<HttpReturn>,
+    /// The frontend's rules (ACLs, `http-request`, `redirect`, `use_backend`,
+    /// `http-response`, `errorfile`), when it has any.
+    pub rules: Option<Arc<ProxyRules>>,
+    /// Whether requests must go through the rules path (this frontend or a backend it can
+    /// route to has request rules); otherwise heads are forwarded in one pass.
+    pub request_rules: bool,
+    /// A `listen` section: its backend half is itself, whose rules already ran as frontend.
+    pub listen: bool,
     /// `maxconn` of the frontend.
     pub slots: Arc<Semaphore>,
     /// Traffic counters for `show stat`.
@@ -48,43 +54,26 @@ pub struct Frontend {
     pub log: Option<Arc<crate::log::Logger>>,
 }
 
-/// A pre-rendered `http-request return` response.
-#[derive(Debug, Clone)]
-pub struct HttpReturn {
-    /// The status code, for the counters.
-    pub status: u16,
-    /// Status line and headers, each ending in CRLF, without the final CRLF.
-    pub head: Vec<u8>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl HttpReturn {
-    /// Renders a configured `http-request return`.
-    pub fn render(ret: &baton_config::model::HttpReturn) -> Self {
-        let body = ret.body.clone().unwrap_or_default().into_bytes();
-        let mut head = format!("HTTP/1.1 {} {}\r\n", ret.status, reason(ret.status));
-        if let Some(ct) = &ret.content_type {
-            head.push_str(&format!("content-type: {ct}\r\n"));
-        }
-        head.push_str(&format!("content-length: {}\r\n", body.len()));
-        HttpReturn {
-            status: ret.status,
-            head: head.into_bytes(),
-            body,
-        }
-    }
-}
-
 impl Frontend {
-    /// Builds a frontend; `backends` resolves `default_backend`; `global_maxconn` bounds the
-    /// frontend's own `maxconn`.
-    pub fn new(proxy: &Proxy, default_backend: Option<Arc<Backend>>, global_maxconn: u32) -> Self {
+    /// Builds a frontend; `global_maxconn` bounds the frontend's own `maxconn`; `rules` are
+    /// the proxy's compiled rules, if it has any.
+    pub fn new(
+        proxy: &Proxy,
+        default_backend: Option<Arc<Backend>>,
+        global_maxconn: u32,
+        rules: Option<Arc<ProxyRules>>,
+    ) -> Self {
         let maxconn = proxy
             .maxconn
             .unwrap_or(global_maxconn)
             .min(global_maxconn)
             .max(1);
+        let request_rules = rules.as_ref().is_some_and(|r| r.has_request_rules())
+            || default_backend
+                .as_ref()
+                .and_then(|b| b.rules.as_ref())
+                .is_some_and(|r| r.has_request_rules())
+            || rules.as_ref().is_some_and(|r| r.routes_to_rules());
         Frontend {
             name: proxy.name.clone(),
             mode: proxy.mode,
@@ -92,7 +81,9 @@ impl Frontend {
             default_backend,
             forwardfor: proxy.forwardfor.clone(),
             http_connection_mode: proxy.http_connection_mode,
-            http_return: proxy.http_return.as_ref().map(HttpReturn::render),
+            request_rules,
+            rules,
+            listen: proxy.kind == baton_config::model::ProxyKind::Listen,
             slots: Arc::new(Semaphore::new(maxconn as usize)),
             counters: Arc::default(),
             maxconn,

@@ -5,6 +5,7 @@
 //! `mode http`, chooses servers with the backend's balancing algorithm and keeps their health
 //! up to date. Nothing here reads configuration text.
 
+pub mod auth;
 pub mod backend;
 pub mod counters;
 pub mod frontend;

@@ -7,6 +7,7 @@ use crate::frontend::{self, Frontend};
 use crate::handover::inherited::{self, Address, Inherited, Wanted};
 use crate::handover::server::ExportedSocket;
 use crate::handover::wire::Record;
+use crate::http::rules::ProxyRules;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::listener::{self, BindError};
 use crate::sessions::SessionTracker;
@@ -130,11 +131,16 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
     let default_v6only = inherited::system_bindv6only();
     let mut backends = HashMap::new();
     let mut backend_ids = HashMap::new();
+    let userlists = Arc::new(crate::auth::Userlists::new(&config.userlists));
     for proxy in config.proxies.iter().filter(|p| p.kind.is_backend()) {
-        let backend = Backend::new(proxy).map_err(|source| StartError::Resolve {
+        let mut backend = Backend::new(proxy).map_err(|source| StartError::Resolve {
             backend: proxy.name.clone(),
             source,
         })?;
+        if proxy.has_http_rules() || !proxy.errorfiles.is_empty() {
+            let rules = ProxyRules::new(proxy, &HashMap::new(), Arc::clone(&userlists));
+            backend.rules = Some(Arc::new(rules));
+        }
         backend_ids.insert(proxy.name.clone(), backend_ids.len() + 1);
         backends.insert(proxy.name.clone(), Arc::new(backend));
     }
@@ -155,7 +161,10 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                 .flatten()
         });
         let logger = logs.logger(proxy, &sessions)?;
-        let frontend = Arc::new(Frontend::new(proxy, default_backend, maxconn).with_log(logger));
+        let rules = (proxy.has_http_rules() || !proxy.errorfiles.is_empty())
+            .then(|| Arc::new(ProxyRules::new(proxy, &backends, Arc::clone(&userlists))));
+        let frontend =
+            Arc::new(Frontend::new(proxy, default_backend, maxconn, rules).with_log(logger));
         let backlog = proxy.maxconn.unwrap_or(maxconn).min(65535);
         for bind in &proxy.binds {
             let fail = |source| StartError::Bind {

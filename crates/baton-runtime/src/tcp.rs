@@ -18,7 +18,21 @@ pub async fn serve(
     peer: SocketAddr,
     mut rec: Option<&mut Record>,
 ) {
-    let Some(backend) = frontend.default_backend.clone() else {
+    let routed = frontend.rules.as_ref().and_then(|rules| {
+        let vars = crate::http::sample::Vars::default();
+        let ex = crate::http::sample::Exchange {
+            client: peer,
+            local: client.local_addr().ok(),
+            request: None,
+            response: None,
+            vars: &vars,
+            frontend: &frontend.name,
+            backend: "",
+            userlists: Some(&rules.userlists),
+        };
+        crate::http::rules::choose_backend(rules, &ex)
+    });
+    let Some(backend) = routed.or_else(|| frontend.default_backend.clone()) else {
         if let Some(r) = rec {
             r.end(Cause::Proxy, Stage::Request);
         }

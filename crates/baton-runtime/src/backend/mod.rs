@@ -55,6 +55,8 @@ pub struct Backend {
     pub forwardfor: Option<baton_config::model::ForwardFor>,
     /// `option httpchk` / `http-check expect`, for the health checks.
     pub http_check: Option<HttpCheck>,
+    /// The backend's own rules (`http-request`, `http-response`, `errorfile`), if any.
+    pub rules: Option<Arc<crate::http::rules::ProxyRules>>,
     /// Woken whenever a server connection slot frees (for `maxconn` queueing).
     slot_freed: Arc<Notify>,
     /// Traffic counters for `show stat`.
@@ -137,6 +139,7 @@ impl Backend {
             http_connection_mode: proxy.http_connection_mode,
             forwardfor: proxy.forwardfor.clone(),
             http_check: proxy.http_check.clone(),
+            rules: None,
             slot_freed: Arc::new(Notify::new()),
             counters: Arc::default(),
         })

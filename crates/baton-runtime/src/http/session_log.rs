@@ -161,3 +161,16 @@ fn request_line(head: &[u8]) -> Option<RequestLine> {
         version: parts.next().unwrap_or("").to_string(),
     })
 }
+
+impl Session {
+    /// Ends the record of a request whose response a rule replaced (`http-response deny`):
+    /// HAProxy's `PH--`.
+    pub(super) fn finish_answer(&mut self, answer: &crate::http::rules::Answer) {
+        if let Some(r) = self.rec.as_mut() {
+            r.status = i32::from(answer.status);
+            r.bytes_out = head_size(&answer.head).0 + answer.body.len() as u64;
+            r.end(Cause::Proxy, Stage::Headers);
+        }
+        self.finish_record(None);
+    }
+}
