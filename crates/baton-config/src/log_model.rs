@@ -109,8 +109,8 @@ pub enum TrafficFormat {
     Http,
     /// `option httplog clf`.
     HttpClf,
-    /// `log-format STRING`.
-    Custom(String),
+    /// `log-format STRING`, parsed.
+    Custom(crate::logformat::LogFormat),
 }
 
 /// A `capture request header` or `capture response header` line.
@@ -149,8 +149,6 @@ pub struct ProxyLog {
     pub response_captures: Vec<HeaderCapture>,
     /// `log-tag` of this proxy.
     pub tag: Option<String>,
-    /// The `log-format` line, for messages about its string.
-    pub format_location: Option<Location>,
 }
 
 /// The 24 syslog facilities, by number.
@@ -190,14 +188,31 @@ pub const HTTPLOG_FORMAT: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %S
 pub const CLF_FORMAT: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
 
 impl TrafficFormat {
-    /// The log-format string of this format; `None` for the `Connect from` line.
-    pub fn format_string(&self) -> Option<&str> {
-        match self {
-            TrafficFormat::Connect => None,
-            TrafficFormat::Tcp => Some(TCPLOG_FORMAT),
-            TrafficFormat::Http => Some(HTTPLOG_FORMAT),
-            TrafficFormat::HttpClf => Some(CLF_FORMAT),
-            TrafficFormat::Custom(s) => Some(s),
+    /// The parsed log-format of this format; `None` for the `Connect from` line.
+    pub fn parsed(&self) -> Option<crate::logformat::LogFormat> {
+        let builtin = match self {
+            TrafficFormat::Connect => return None,
+            TrafficFormat::Custom(f) => return Some(f.clone()),
+            TrafficFormat::Tcp => TCPLOG_FORMAT,
+            TrafficFormat::Http => HTTPLOG_FORMAT,
+            TrafficFormat::HttpClf => CLF_FORMAT,
+        };
+        crate::logformat::parse_log_format(builtin).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_formats_parse() {
+        for f in [
+            TrafficFormat::Tcp,
+            TrafficFormat::Http,
+            TrafficFormat::HttpClf,
+        ] {
+            assert!(f.parsed().is_some(), "{f:?}");
         }
     }
 }

@@ -60,6 +60,8 @@ pub enum LogVar {
     LocalDate,
     /// `%Tq`: time to receive the request head, handshake and idle included (ms).
     RequestTime,
+    /// `%TR`: time to receive the request head from its first byte (ms).
+    RequestHeadTime,
     /// `%Tr`: server response time (ms).
     ResponseTime,
     /// `%Ts`: timestamp (seconds since the epoch).
@@ -169,6 +171,7 @@ impl LogVar {
         ("Ti", LogVar::IdleTime),
         ("Tl", LogVar::LocalDate),
         ("Tq", LogVar::RequestTime),
+        ("TR", LogVar::RequestHeadTime),
         ("Tr", LogVar::ResponseTime),
         ("Ts", LogVar::Timestamp),
         ("Tt", LogVar::TotalTime),
@@ -323,6 +326,8 @@ pub fn parse_log_format(text: &str) -> Result<LogFormat, String> {
     let mut nodes = Vec::new();
     let mut literal = String::new();
     let mut rest = text;
+    // Each node's flags start from the `%o` defaults, so `%{-Q}ci` can turn one off.
+    let mut defaults = Flags::default();
     while let Some(at) = rest.find('%') {
         literal.push_str(&rest[..at]);
         rest = &rest[at + 1..];
@@ -331,7 +336,7 @@ pub fn parse_log_format(text: &str) -> Result<LogFormat, String> {
             rest = tail;
             continue;
         }
-        let mut flags = Flags::default();
+        let mut flags = defaults;
         if let Some(tail) = rest.strip_prefix('{') {
             let close = tail
                 .find('}')
@@ -375,6 +380,7 @@ pub fn parse_log_format(text: &str) -> Result<LogFormat, String> {
             ));
         }
         if name == "o" {
+            defaults = flags;
             nodes.push(Node::Options(flags));
         } else {
             let var = LogVar::from_name(name)

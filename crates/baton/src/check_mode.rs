@@ -55,23 +55,6 @@ pub fn resolve_servers(config: &Config) -> Vec<Diagnostic> {
     out
 }
 
-/// Compiles every `log-format` string as the runtime will, so that `-c` reports what start-up
-/// would refuse, at the line that declared it.
-pub fn check_log_formats(config: &Config) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for proxy in config.proxies.iter().filter(|p| p.kind.is_frontend()) {
-        if let baton_config::log_model::TrafficFormat::Custom(text) = &proxy.log.format {
-            if let Err(e) = baton_runtime::log::format::LogFormat::compile(text) {
-                out.push(Diagnostic::alert(
-                    proxy.log.format_location.clone(),
-                    format!("failed to parse log-format : {e}."),
-                ));
-            }
-        }
-    }
-    out
-}
-
 /// Loads `files`, prints the diagnostics like haproxy, and returns the exit code.
 pub fn run(files: &[PathBuf], quiet: bool) -> i32 {
     let mut loaded: Loaded = baton_config::load_paths(files);
@@ -83,8 +66,6 @@ pub fn run(files: &[PathBuf], quiet: bool) -> i32 {
     }
     let resolution = resolve_servers(&loaded.config);
     loaded.diagnostics.extend(resolution);
-    let formats = check_log_formats(&loaded.config);
-    loaded.diagnostics.extend(formats);
     let verdict = loaded.verdict();
     let pid = std::process::id();
     let stderr = std::io::stderr();

@@ -97,7 +97,7 @@ struct Setup {
     cfg: std::path::PathBuf,
     /// `fe`: httplog with captures.
     fe: u16,
-    /// `ret`: `http-request return`.
+    /// `ret`: `http-request deny`, `redirect` and `return`.
     ret: u16,
     /// `dead`: backend refuses connections.
     dead: u16,
@@ -151,7 +151,10 @@ fn setup(server: u16) -> Setup {
          frontend fe\n    option httplog\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
          \x20   capture request header Host len 20\n    capture request header X-Long len 4\n\
          \x20   capture response header X-Path len 30\n\
-         frontend ret\n    option httplog\n    bind 127.0.0.1:{ret}\n    http-request return status 200 content-type text/plain string ok\n\
+         frontend ret\n    option httplog\n    bind 127.0.0.1:{ret}\n\
+         \x20   http-request deny if {{ path /deny }}\n\
+         \x20   http-request redirect location /elsewhere if {{ path /redirect }}\n\
+         \x20   http-request return status 200 content-type text/plain string ok\n\
          frontend dead\n    option httplog\n    bind 127.0.0.1:{dead}\n    default_backend dead\n\
          frontend slow\n    option httplog\n    bind 127.0.0.1:{slow}\n    default_backend slow\n\
          frontend tcp\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:{tcp}\n    default_backend tcpbe\n\
@@ -251,6 +254,10 @@ fn scenario(s: &Setup) -> Vec<Vec<String>> {
     expect_line("keep-alive 2");
     assert_eq!(get_with(s.ret, "/ret", "").status, 200);
     expect_line("http-request return");
+    assert_eq!(get_with(s.ret, "/deny", "").status, 403);
+    expect_line("http-request deny");
+    assert_eq!(get_with(s.ret, "/redirect", "").status, 302);
+    expect_line("http-request redirect");
     assert_eq!(get_with(s.dead, "/", "").status, 503);
     expect_line("503");
     assert_eq!(get_with(s.slow, "/sleep/1500", "").status, 504);

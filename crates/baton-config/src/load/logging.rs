@@ -59,8 +59,9 @@ impl Loader<'_> {
             ("log-tag", _) => log.tag = Some(single_arg(args, "a tag")?.clone()),
             ("log-format", _) => {
                 let text = single_arg(args, "a log-format string")?;
-                log.format = TrafficFormat::Custom(text.clone());
-                log.format_location = Some(at.clone());
+                let parsed = crate::logformat::parse_log_format(text)
+                    .map_err(|e| format!("failed to parse log-format : {e}"))?;
+                log.format = TrafficFormat::Custom(parsed);
             }
             ("option httplog" | "option tcplog", Some(_)) => {
                 let option = name.trim_start_matches("option ");

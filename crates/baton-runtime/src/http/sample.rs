@@ -591,13 +591,10 @@ pub fn render(format: &LogFormat, source: &dyn LogSource, out: &mut Vec<u8>) {
     }
 }
 
-/// A node's flags over the `%o` defaults (a node's own `+Q` adds to them).
-fn merge(defaults: Flags, own: Flags) -> Flags {
-    Flags {
-        quote: defaults.quote || own.quote,
-        hex: defaults.hex || own.hex,
-        escape: defaults.escape || own.escape,
-    }
+/// A node's flags: the parser already started them from the `%o` defaults (so that a `-Q`
+/// can turn one off).
+fn merge(_defaults: Flags, own: Flags) -> Flags {
+    own
 }
 
 /// Backslash-escapes `"`, `\` and `]` written since `from`.

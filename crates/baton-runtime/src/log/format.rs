@@ -11,174 +11,30 @@
 
 use super::clock::{self, civil};
 use super::record::Record;
-use super::sample::{self, Sample};
+use baton_config::logformat::{self as lf, Flags, LogVar};
+use baton_config::sample::SampleExpr;
 use std::fmt::Write;
 
-/// A log-format variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Var {
-    ClientIp,
-    ClientPort,
-    FrontendIp,
-    FrontendPort,
-    ServerIp,
-    ServerPort,
-    BackendSourceIp,
-    BackendSourcePort,
-    Date,
-    DateGmt,
-    DateLocal,
-    ReqDate,
-    ReqDateGmt,
-    ReqDateLocal,
-    Millis,
-    Timestamp,
-    Frontend,
-    FrontendTransport,
-    Backend,
-    Server,
-    Th,
-    Ti,
-    TR,
-    Tq,
-    Tw,
-    Tc,
-    Tr,
-    Ta,
-    Tt,
-    Td,
-    Tu,
-    Status,
-    BytesOut,
-    BytesIn,
-    ReqCookie,
-    RespCookie,
-    TermState,
-    TermStateCookie,
-    ActConn,
-    FeConn,
-    BeConn,
-    SrvConn,
-    Retries,
-    SrvQueue,
-    BeQueue,
-    ReqHeaders,
-    RespHeaders,
-    ReqHeadersList,
-    RespHeadersList,
-    Request,
-    Method,
-    Uri,
-    Path,
-    PathOnly,
-    Query,
-    Version,
-    UniqueId,
-    Pid,
-    Hostname,
-    RequestCounter,
-    LogCounter,
-}
-
-/// Looks a variable name up.
-fn var(name: &str) -> Option<Var> {
-    use Var::*;
-    Some(match name {
-        "ci" => ClientIp,
-        "cp" => ClientPort,
-        "fi" => FrontendIp,
-        "fp" => FrontendPort,
-        "si" => ServerIp,
-        "sp" => ServerPort,
-        "bi" => BackendSourceIp,
-        "bp" => BackendSourcePort,
-        "t" => Date,
-        "T" => DateGmt,
-        "Tl" => DateLocal,
-        "tr" => ReqDate,
-        "trg" => ReqDateGmt,
-        "trl" => ReqDateLocal,
-        "ms" => Millis,
-        "Ts" => Timestamp,
-        "f" => Frontend,
-        "ft" => FrontendTransport,
-        "b" => Backend,
-        "s" => Server,
-        "Th" => Th,
-        "Ti" => Ti,
-        "TR" => TR,
-        "Tq" => Tq,
-        "Tw" => Tw,
-        "Tc" => Tc,
-        "Tr" => Tr,
-        "Ta" => Ta,
-        "Tt" => Tt,
-        "Td" => Td,
-        "Tu" => Tu,
-        "ST" => Status,
-        "B" => BytesOut,
-        "U" => BytesIn,
-        "CC" => ReqCookie,
-        "CS" => RespCookie,
-        "ts" => TermState,
-        "tsc" => TermStateCookie,
-        "ac" => ActConn,
-        "fc" => FeConn,
-        "bc" => BeConn,
-        "sc" => SrvConn,
-        "rc" => Retries,
-        "sq" => SrvQueue,
-        "bq" => BeQueue,
-        "hr" => ReqHeaders,
-        "hs" => RespHeaders,
-        "hrl" => ReqHeadersList,
-        "hsl" => RespHeadersList,
-        "r" => Request,
-        "HM" => Method,
-        "HU" => Uri,
-        "HP" => Path,
-        "HPO" => PathOnly,
-        "HQ" => Query,
-        "HV" => Version,
-        "ID" => UniqueId,
-        "pid" => Pid,
-        "H" => Hostname,
-        "rt" => RequestCounter,
-        "lc" => LogCounter,
-        _ => return None,
-    })
-}
-
-/// Output flags of a variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Flags {
-    /// `Q`: quote strings.
-    quote: bool,
-    /// `X`: hexadecimal addresses and ports.
-    hex: bool,
-    /// `E`: backslash-escape `"`, `\` and `]`.
-    escape: bool,
-}
-
-/// One compiled piece of a format.
+/// One piece of a format, ready to render.
 #[derive(Debug, Clone)]
 enum Node {
     /// Text printed as is.
     Literal(String),
     /// A run of spaces: one space, unless the previous output already ends with one.
     Separator,
-    /// A variable.
-    Var(Var, Flags),
-    /// A `%[sample]` expression.
-    Sample(Sample, Flags),
+    /// A variable, with its effective flags.
+    Var(LogVar, Flags),
+    /// A `%[sample]` expression, with its effective flags.
+    Sample(SampleExpr, Flags),
 }
 
-/// A compiled log-format string.
+/// A log-format string prepared for log lines (the parsed form comes from
+/// [`baton_config::logformat`], shared with the HTTP rules).
 #[derive(Debug, Clone)]
 pub struct LogFormat {
     /// The pieces in order.
     nodes: Vec<Node>,
-    /// Whether rendering needs the frontend's local address (`%fi`, `%fp`, `dst` samples).
+    /// Whether rendering needs the frontend's local address (`%fi`, `%fp`, samples).
     pub needs_local_addr: bool,
 }
 
@@ -199,106 +55,41 @@ pub struct Context<'a> {
     pub log_counter: u64,
 }
 
-/// Parses flags inside `{...}` onto `flags`.
-fn parse_flags(text: &str, flags: &mut Flags) -> Result<(), String> {
-    for item in text.split(',').filter(|s| !s.is_empty()) {
-        let (on, name) = match item.as_bytes()[0] {
-            b'+' => (true, &item[1..]),
-            b'-' => (false, &item[1..]),
-            _ => (true, item),
-        };
-        match name {
-            "Q" => flags.quote = on,
-            "X" => flags.hex = on,
-            "E" => flags.escape = on,
-            other => return Err(format!("unknown log-format flag '{other}'")),
-        }
-    }
-    Ok(())
-}
-
 impl LogFormat {
-    /// Compiles a log-format string.
-    pub fn compile(text: &str) -> Result<Self, String> {
+    /// Prepares a parsed format: literal spaces become separators.
+    pub fn new(parsed: &lf::LogFormat) -> Self {
         let mut nodes = Vec::new();
-        let mut defaults = Flags::default();
-        let mut literal = String::new();
-        let bytes = text.as_bytes();
-        let mut i = 0;
-        let flush = |literal: &mut String, nodes: &mut Vec<Node>| {
-            if !literal.is_empty() {
-                nodes.push(Node::Literal(std::mem::take(literal)));
-            }
-        };
-        while i < bytes.len() {
-            match bytes[i] {
-                b' ' => {
-                    flush(&mut literal, &mut nodes);
-                    if !matches!(nodes.last(), Some(Node::Separator)) {
-                        nodes.push(Node::Separator);
-                    }
-                    i += 1;
-                }
-                b'%' if bytes.get(i + 1) == Some(&b'%') => {
-                    literal.push('%');
-                    i += 2;
-                }
-                b'%' => {
-                    flush(&mut literal, &mut nodes);
-                    i += 1;
-                    let mut flags = defaults;
-                    let mut explicit = None;
-                    if bytes.get(i) == Some(&b'{') {
-                        let end = text[i..]
-                            .find('}')
-                            .ok_or("missing '}' after '%{' in log-format")?;
-                        explicit = Some(&text[i + 1..i + end]);
-                        parse_flags(&text[i + 1..i + end], &mut flags)?;
-                        i += end + 1;
-                    }
-                    if bytes.get(i) == Some(&b'[') {
-                        let end = text[i..]
-                            .find(']')
-                            .ok_or("missing ']' after '%[' in log-format")?;
-                        let expr = sample::parse(&text[i + 1..i + end])?;
-                        nodes.push(Node::Sample(expr, flags));
-                        i += end + 1;
-                        continue;
-                    }
-                    let start = i;
-                    while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                        i += 1;
-                    }
-                    let name = &text[start..i];
-                    if name == "o" {
-                        if let Some(e) = explicit {
-                            parse_flags(e, &mut defaults)?;
+        for node in &parsed.nodes {
+            match node {
+                lf::Node::Literal(text) => {
+                    for (i, piece) in text.split(' ').enumerate() {
+                        if i > 0 && !matches!(nodes.last(), Some(Node::Separator)) {
+                            nodes.push(Node::Separator);
                         }
-                        continue;
+                        if !piece.is_empty() {
+                            nodes.push(Node::Literal(piece.to_string()));
+                        }
                     }
-                    if name.is_empty() {
-                        return Err(format!("empty variable name after '%' at offset {start}"));
-                    }
-                    let v = var(name).ok_or_else(|| format!("no such format variable '{name}'"))?;
-                    nodes.push(Node::Var(v, flags));
                 }
-                _ => {
-                    let ch = text[i..].chars().next().unwrap_or(' ');
-                    literal.push(ch);
-                    i += ch.len_utf8();
-                }
+                lf::Node::Var { var, flags } => nodes.push(Node::Var(*var, *flags)),
+                lf::Node::Sample { expr, flags } => nodes.push(Node::Sample(expr.clone(), *flags)),
+                lf::Node::Options(_) => {} // already folded into each node's flags
             }
         }
-        flush(&mut literal, &mut nodes);
         let needs_local_addr = nodes.iter().any(|n| match n {
-            Node::Var(v, _) => matches!(v, Var::FrontendIp | Var::FrontendPort),
-            Node::Sample(s, _) => s.needs_local_addr(),
+            Node::Var(v, _) => matches!(v, LogVar::FrontendIp | LogVar::FrontendPort),
+            Node::Sample(..) => true,
             _ => false,
         });
-        Ok(LogFormat {
+        LogFormat {
             nodes,
             needs_local_addr,
-        })
+        }
+    }
+
+    /// Parses and prepares a log-format string.
+    pub fn compile(text: &str) -> Result<Self, String> {
+        lf::parse_log_format(text).map(|f| Self::new(&f))
     }
 
     /// Renders one line (without any syslog header or newline) into `out`.
@@ -324,8 +115,8 @@ impl LogFormat {
                         last_space = false;
                     }
                 }
-                Node::Sample(s, flags) => {
-                    let value = s.eval(rec, ctx);
+                Node::Sample(expr, flags) => {
+                    let value = super::sample::eval(expr, rec, ctx, flags.hex);
                     push_str(out, value.as_deref(), *flags, Escape::None);
                     last_space = false;
                 }
@@ -462,8 +253,8 @@ fn sum(parts: &[i64]) -> i64 {
 }
 
 /// Renders one variable.
-fn render_var(v: Var, flags: Flags, rec: &Record, ctx: &Context<'_>, out: &mut String) {
-    use Var::*;
+fn render_var(v: LogVar, flags: Flags, rec: &Record, ctx: &Context<'_>, out: &mut String) {
+    use LogVar::*;
     let req_date = rec.request_date.unwrap_or(rec.start);
     let req = rec.request.as_ref();
     match v {
@@ -474,58 +265,63 @@ fn render_var(v: Var, flags: Flags, rec: &Record, ctx: &Context<'_>, out: &mut S
         ServerIp => push_ip(out, rec.server_addr.map(|a| a.ip()), flags),
         ServerPort => push_port(out, rec.server_addr.map(|a| a.port()), flags),
         BackendSourceIp | BackendSourcePort => push_str(out, None, flags, Escape::None),
-        Date => civil(rec.start, false).write_clf_millis(out),
-        DateGmt => civil(rec.start, true).write_clf_zone(out),
-        DateLocal => civil(rec.start, false).write_clf_zone(out),
-        ReqDate => civil(req_date, false).write_clf_millis(out),
-        ReqDateGmt => civil(req_date, true).write_clf_zone(out),
-        ReqDateLocal => civil(req_date, false).write_clf_zone(out),
-        Millis => {
+        DateTime => civil(rec.start, false).write_clf_millis(out),
+        GmtDate => civil(rec.start, true).write_clf_zone(out),
+        LocalDate => civil(rec.start, false).write_clf_zone(out),
+        RequestDate => civil(req_date, false).write_clf_millis(out),
+        RequestDateGmt => civil(req_date, true).write_clf_zone(out),
+        RequestDateLocal => civil(req_date, false).write_clf_zone(out),
+        AcceptMillis => {
             let _ = write!(out, "{:03}", civil(rec.start, true).micros / 1000);
         }
         Timestamp if flags.hex => {
             let _ = write!(out, "{:08X}", clock::epoch(rec.start));
         }
         Timestamp => push_num(out, clock::epoch(rec.start)),
-        Frontend | FrontendTransport => push_str(out, Some(ctx.frontend), flags, Escape::None),
-        Backend => push_str(
+        FrontendName | FrontendNameTransport => {
+            push_str(out, Some(ctx.frontend), flags, Escape::None)
+        }
+        BackendName => push_str(
             out,
             Some(rec.backend.as_deref().unwrap_or(ctx.frontend)),
             flags,
             Escape::None,
         ),
-        Server => push_str(
+        ServerName => push_str(
             out,
             Some(rec.server.as_deref().unwrap_or("<NOSRV>")),
             flags,
             Escape::None,
         ),
-        Th => push_num(out, rec.th),
-        Ti => push_num(out, rec.ti),
-        TR => push_num(out, rec.treq),
-        Tq => push_num(out, sum(&[rec.th, rec.ti, rec.treq])),
-        Tw => push_num(out, rec.tw),
-        Tc => push_num(out, rec.tc),
-        Tr => push_num(out, rec.tresp),
-        Ta => push_num(out, rec.ta),
-        Tt => push_num(out, rec.tt),
-        Td => {
+        HandshakeTime => push_num(out, rec.th),
+        IdleTime => push_num(out, rec.ti),
+        RequestHeadTime => push_num(out, rec.treq),
+
+        RequestTime => push_num(out, sum(&[rec.th, rec.ti, rec.treq])),
+        WaitTime => push_num(out, rec.tw),
+        ConnectTime => push_num(out, rec.tc),
+        ResponseTime => push_num(out, rec.tresp),
+        ActiveTime => push_num(out, rec.ta),
+        TotalTime => push_num(out, rec.tt),
+        DataTime => {
             let known = sum(&[rec.th, rec.ti, rec.treq, rec.tw, rec.tc, rec.tresp]);
             push_num(out, if known < 0 { -1 } else { rec.tt - known })
         }
-        Tu => push_num(
+        UserTime => push_num(
             out,
             sum(&[rec.tw, rec.tc, rec.tresp]).max(0) + rec.treq.max(0),
         ),
         Status => push_num(out, rec.status),
-        BytesOut => push_num(out, rec.bytes_out),
-        BytesIn => push_num(out, rec.bytes_in),
-        ReqCookie | RespCookie | UniqueId => push_str(out, None, flags, Escape::None),
-        TermState => {
+        BytesRead => push_num(out, rec.bytes_out),
+        BytesUploaded => push_num(out, rec.bytes_in),
+        CapturedRequestCookie | CapturedResponseCookie | UniqueId | SslCipher | SslVersion => {
+            push_str(out, None, flags, Escape::None)
+        }
+        TerminationState => {
             out.push(rec.cause.code());
             out.push(rec.stage.code());
         }
-        TermStateCookie => {
+        TerminationStateCookie => {
             out.push(rec.cause.code());
             out.push(rec.stage.code());
             out.push_str("--");
@@ -535,33 +331,33 @@ fn render_var(v: Var, flags: Flags, rec: &Record, ctx: &Context<'_>, out: &mut S
         BeConn => push_num(out, rec.beconn),
         SrvConn => push_num(out, rec.srv_conn),
         Retries => push_num(out, rec.retries),
-        SrvQueue | BeQueue => push_num(out, 0),
-        ReqHeaders => push_captures(out, &rec.req_captures, flags, false),
-        RespHeaders => push_captures(out, &rec.resp_captures, flags, false),
-        ReqHeadersList => push_captures(out, &rec.req_captures, flags, true),
-        RespHeadersList => push_captures(out, &rec.resp_captures, flags, true),
-        Request => match req {
+        ServerQueue | BackendQueue => push_num(out, 0),
+        CapturedRequestHeaders => push_captures(out, &rec.req_captures, flags, false),
+        CapturedResponseHeaders => push_captures(out, &rec.resp_captures, flags, false),
+        CapturedRequestHeadersList => push_captures(out, &rec.req_captures, flags, true),
+        CapturedResponseHeadersList => push_captures(out, &rec.resp_captures, flags, true),
+        RequestLine => match req {
             Some(r) => {
                 let line = format!("{} {} {}", r.method, r.uri, r.version);
                 push_str(out, Some(&line), flags, Escape::Request)
             }
             None => push_str(out, Some("<BADREQ>"), flags, Escape::None),
         },
-        Method => push_str(out, req.map(|r| r.method.as_str()), flags, Escape::Request),
-        Uri => push_str(out, req.map(|r| r.uri.as_str()), flags, Escape::Request),
-        Path => {
+        HttpMethod => push_str(out, req.map(|r| r.method.as_str()), flags, Escape::Request),
+        HttpUri => push_str(out, req.map(|r| r.uri.as_str()), flags, Escape::Request),
+        HttpPath => {
             let p = req.map(|r| r.uri.split('?').next().unwrap_or(""));
             push_str(out, p, flags, Escape::Request)
         }
-        PathOnly => {
+        HttpPathOnly => {
             let p = req.map(|r| path_only(&r.uri));
             push_str(out, p, flags, Escape::Request)
         }
-        Query => {
+        HttpQuery => {
             let q = req.and_then(|r| r.uri.find('?').map(|i| &r.uri[i..]));
             push_str(out, q, flags, Escape::Request)
         }
-        Version => push_str(out, req.map(|r| r.version.as_str()), flags, Escape::Request),
+        HttpVersion => push_str(out, req.map(|r| r.version.as_str()), flags, Escape::Request),
         Pid => push_num(out, ctx.pid),
         Hostname => push_str(out, Some(ctx.hostname), flags, Escape::None),
         RequestCounter => push_num(out, rec.request_counter),
@@ -678,6 +474,10 @@ mod tests {
             "/missing ?x=1 GET HTTP/1.1 127.0.0.1:25083"
         );
         assert_eq!(render("a  %CC  b", &r), "a - b");
+        assert_eq!(
+            render("%[src] %{+Q}[dst_port] %[be_name] %[req.hdr(host)]", &r),
+            "127.0.0.1 \"25083\" be -"
+        );
         assert!(LogFormat::compile("%nope").unwrap_err().contains("nope"));
         assert!(LogFormat::compile("%{+Z}r").is_err());
         assert!(LogFormat::compile("%[src").is_err());

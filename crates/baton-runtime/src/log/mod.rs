@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 use syslog::Identity;
 
-/// Why logging could not be set up.
+/// Why logging could not be set up (formats are checked at load).
 #[derive(Debug, thiserror::Error)]
 pub enum LogSetupError {
     /// A target's socket could not be opened or its host resolved.
@@ -38,14 +38,6 @@ pub enum LogSetupError {
         /// The cause.
         #[source]
         source: std::io::Error,
-    },
-    /// A log-format string does not compile.
-    #[error("proxy '{proxy}': log-format: {message}")]
-    Format {
-        /// The proxy.
-        proxy: String,
-        /// What is wrong.
-        message: String,
     },
 }
 
@@ -158,17 +150,7 @@ impl Registry {
         {
             traffic = TrafficFormat::Tcp;
         }
-        let format = match traffic.format_string() {
-            Some(text) => {
-                Some(
-                    LogFormat::compile(text).map_err(|message| LogSetupError::Format {
-                        proxy: proxy.name.clone(),
-                        message,
-                    })?,
-                )
-            }
-            None => None,
-        };
+        let format = traffic.parsed().map(|f| LogFormat::new(&f));
         let tag = match &proxy.log.tag {
             Some(t) => Arc::from(t.as_str()),
             None => self.tag.clone().unwrap_or_else(|| Arc::from("haproxy")),

@@ -1,66 +1,33 @@
-//! `%[expr]` in log formats: the sample fetches a finished stream can still answer (connection
-//! addresses and routing names). Converters are refused at start-up rather than ignored.
+//! `%[expr]` in log lines, evaluated by the HTTP rules' sample engine
+//! ([`crate::http::sample`]) over what a finished stream still knows: its addresses, frontend
+//! and backend. Fetches that need a message head have no value here and print `-` (HAProxy
+//! 2.6 refuses them in log formats).
 
 use super::format::Context;
 use super::record::Record;
+use crate::http::sample::{self as engine, Exchange, Vars};
+use baton_config::logformat::Flags;
+use baton_config::sample::SampleExpr;
 
-/// A fetch a log line can evaluate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sample {
-    /// `src`.
-    Src,
-    /// `src_port`.
-    SrcPort,
-    /// `dst`.
-    Dst,
-    /// `dst_port`.
-    DstPort,
-    /// `fe_name`.
-    FeName,
-    /// `be_name`.
-    BeName,
-    /// `srv_name`.
-    SrvName,
-    /// `status`.
-    Status,
-}
-
-/// Parses the text between `%[` and `]`.
-pub fn parse(text: &str) -> Result<Sample, String> {
-    Ok(match text.trim() {
-        "src" => Sample::Src,
-        "src_port" => Sample::SrcPort,
-        "dst" => Sample::Dst,
-        "dst_port" => Sample::DstPort,
-        "fe_name" => Sample::FeName,
-        "be_name" => Sample::BeName,
-        "srv_name" => Sample::SrvName,
-        "status" => Sample::Status,
-        other => {
-            return Err(format!(
-            "sample fetch '{other}' is not supported in log formats by baton (see docs/logging.md)"
-        ))
-        }
-    })
-}
-
-impl Sample {
-    /// Whether evaluating it needs the frontend's local address.
-    pub fn needs_local_addr(&self) -> bool {
-        matches!(self, Sample::Dst | Sample::DstPort)
-    }
-
-    /// Its value for this record (`None`: no value, printed `-`).
-    pub fn eval(&self, rec: &Record, ctx: &Context<'_>) -> Option<String> {
-        Some(match self {
-            Sample::Src => rec.client.ip().to_string(),
-            Sample::SrcPort => rec.client.port().to_string(),
-            Sample::Dst => rec.local?.ip().to_string(),
-            Sample::DstPort => rec.local?.port().to_string(),
-            Sample::FeName => ctx.frontend.to_string(),
-            Sample::BeName => rec.backend.as_deref()?.to_string(),
-            Sample::SrvName => rec.server.as_deref()?.to_string(),
-            Sample::Status => (rec.status >= 0).then(|| rec.status.to_string())?,
-        })
-    }
+/// The expression's value as text (`None`: no value).
+pub fn eval(expr: &SampleExpr, rec: &Record, ctx: &Context<'_>, hex: bool) -> Option<String> {
+    let vars = Vars::default();
+    let ex = Exchange {
+        client: rec.client,
+        local: rec.local,
+        request: None,
+        response: None,
+        vars: &vars,
+        frontend: ctx.frontend,
+        backend: rec.backend.as_deref().unwrap_or(""),
+        userlists: None,
+    };
+    let value = engine::eval(expr, &ex)?;
+    let mut out = Vec::new();
+    let flags = Flags {
+        hex,
+        ..Flags::default()
+    };
+    engine::write_value(&value, flags, &mut out);
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
