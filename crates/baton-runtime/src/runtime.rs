@@ -269,6 +269,9 @@ pub struct Running {
     stats_sessions: SessionTracker,
     /// Stops the health checks.
     stop_checks: tokio::sync::watch::Sender<bool>,
+    /// Every proxy's name and session counters as frontend and as backend, in configuration
+    /// order, for the `Proxy X stopped` log lines.
+    proxies: Vec<crate::log::ProxyTotals>,
 }
 
 /// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime; the
@@ -288,6 +291,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
             frontends.push((frontends.len() + 1, Arc::clone(frontend)));
         }
     }
+    let proxies = crate::log::ProxyTotals::list(&frontends, &bound.backends, &bound.backend_ids);
     let ctx = Arc::new(ApiContext {
         frontends,
         backends: bound.backends.clone(),
@@ -356,6 +360,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         stats_sessions: ctx.stats_sessions.clone(),
         backends: bound.backends,
         stop_checks,
+        proxies,
     })
 }
 
@@ -363,6 +368,7 @@ impl Running {
     /// Soft stop: stop accepting now, let sessions finish (bounded by `hard_stop_after`).
     pub async fn soft_stop(&self, hard_stop_after: Option<Duration>) {
         self.lifecycle.advance(Phase::Draining);
+        crate::log::ProxyTotals::log_stopped(&self.proxies);
         // Every accept loop must have left first: one may have just accepted a connection
         // whose session it has not registered yet, and that connection must be served too.
         // Runtime API sessions too: one may be handing the listeners to the next process.

@@ -550,3 +550,84 @@ fn lines_reach_a_unix_socket_and_stdout_when_read() {
         "an info line passed a notice filter"
     );
 }
+
+/// Runs `program` on `cfg` until a server goes down, then soft-stops it; returns the event
+/// lines its global log target received.
+fn events(program: &str, cfg: &Path, port: u16, rx: &UdpSocket) -> Vec<String> {
+    let p = start(program, cfg, port);
+    let receiver = Receiver::Udp(rx.try_clone().unwrap());
+    let mut lines = Vec::new();
+    let until = Instant::now() + WAIT;
+    while !lines.iter().any(|l: &String| l.contains(" is DOWN")) && Instant::now() < until {
+        if let Some(l) = receiver.next(Duration::from_millis(200)) {
+            lines.push(l);
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(p.0.id() as i32),
+        nix::sys::signal::Signal::SIGUSR1,
+    )
+    .unwrap();
+    while let Some(l) = receiver.next(Duration::from_millis(1500)) {
+        lines.push(l);
+    }
+    drop(p);
+    lines
+        .into_iter()
+        .filter(|l| l.contains("Server ") || l.contains("Proxy ") && !l.contains("<HTTPCLIENT>"))
+        .collect()
+}
+
+#[test]
+fn server_transitions_and_soft_stop_are_logged_as_by_haproxy() {
+    let server = Backend::named("s1");
+    let dir = tempfile::tempdir().unwrap();
+    let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = free_port();
+    let cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n    log 127.0.0.1:{log} format priority local0\n\
+             defaults\n    mode http\n    log global\n\
+             \x20   timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+             backend be\n    server s1 127.0.0.1:{up} check inter 300\n\
+             \x20   server s2 127.0.0.1:{down} check inter 300\n",
+            log = rx.local_addr().unwrap().port(),
+            up = server.port,
+            down = refused_port(),
+        ),
+    )
+    .unwrap();
+    let reference = events(haproxy(), &cfg, port, &rx);
+    std::thread::sleep(Duration::from_millis(300));
+    let ours = events(env!("CARGO_BIN_EXE_baton"), &cfg, port, &rx);
+    eprintln!("haproxy: {reference:#?}\nbaton: {ours:#?}");
+    // A server going down: an alert (<129> = local0 + 1) with HAProxy's wording (HAProxy
+    // adds the servers left and sessions after the check duration).
+    let down = |lines: &[String]| {
+        lines
+            .iter()
+            .find(|l| l.contains("Server be/s2 is DOWN"))
+            .map(|l| l.split(" check duration").next().unwrap().to_string())
+    };
+    assert!(down(&reference).is_some());
+    assert_eq!(down(&ours), down(&reference));
+    // Soft stop: one warning (<132>) per proxy, with its cumulated sessions.
+    let stopped = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains(" stopped (cumulated"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        stopped(&reference),
+        [
+            "<132>Proxy fe stopped (cumulated conns: FE: 1, BE: 0).\n",
+            "<132>Proxy be stopped (cumulated conns: FE: 0, BE: 0).\n"
+        ]
+    );
+    assert_eq!(stopped(&ours), stopped(&reference));
+}

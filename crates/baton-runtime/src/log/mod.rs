@@ -285,3 +285,64 @@ pub fn capture_headers(head: &[u8], captures: &[HeaderCapture]) -> Vec<Option<St
     }
     values
 }
+
+/// A proxy's cumulated sessions, for HAProxy's `Proxy NAME stopped (cumulated conns: FE: N,
+/// BE: M).` line at soft stop.
+#[derive(Debug, Clone)]
+pub struct ProxyTotals {
+    /// Its name.
+    name: String,
+    /// Its counters as a frontend, if it is one.
+    frontend: Option<Arc<crate::counters::Counters>>,
+    /// Its counters as a backend, if it is one.
+    backend: Option<Arc<crate::counters::Counters>>,
+}
+
+impl ProxyTotals {
+    /// Frontends in their order, then backends that are not also frontends, in theirs.
+    pub fn list(
+        frontends: &[(usize, Arc<crate::frontend::Frontend>)],
+        backends: &HashMap<String, Arc<crate::backend::Backend>>,
+        backend_ids: &HashMap<String, usize>,
+    ) -> Vec<ProxyTotals> {
+        let mut out: Vec<ProxyTotals> = frontends
+            .iter()
+            .map(|(_, f)| ProxyTotals {
+                name: f.name.clone(),
+                frontend: Some(Arc::clone(&f.counters)),
+                backend: backends.get(&f.name).map(|b| Arc::clone(&b.counters)),
+            })
+            .collect();
+        let mut rest: Vec<(&String, &Arc<crate::backend::Backend>)> = backends
+            .iter()
+            .filter(|(name, _)| !out.iter().any(|p| &p.name == *name))
+            .collect();
+        rest.sort_by_key(|(name, _)| backend_ids.get(*name).copied().unwrap_or(usize::MAX));
+        out.extend(rest.into_iter().map(|(name, b)| ProxyTotals {
+            name: name.clone(),
+            frontend: None,
+            backend: Some(Arc::clone(&b.counters)),
+        }));
+        out
+    }
+
+    /// Sends one `Proxy NAME stopped` line per proxy to the global targets (level warning,
+    /// as HAProxy).
+    pub fn log_stopped(list: &[ProxyTotals]) {
+        let total = |c: &Option<Arc<crate::counters::Counters>>| {
+            c.as_ref()
+                .map_or(0, |c| crate::counters::Counters::get(&c.total))
+        };
+        for p in list {
+            event(
+                level::WARNING,
+                format!(
+                    "Proxy {} stopped (cumulated conns: FE: {}, BE: {}).",
+                    p.name,
+                    total(&p.frontend),
+                    total(&p.backend)
+                ),
+            );
+        }
+    }
+}

@@ -20,6 +20,18 @@ const QUEUE_LINES: usize = 4096;
 /// Lines dropped since start, over all targets.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
+/// Lines queued and not yet written, over all targets (for [`flush`]).
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Waits (at most `limit`) until every queued line has been written or dropped: called before
+/// the process exits, so that its last lines (`Proxy X stopped`) are not lost.
+pub fn flush(limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while PENDING.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// Lines dropped since start (full queues and failed writes).
 pub fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)
@@ -138,6 +150,7 @@ impl Sink {
                     if write(&output, buf.as_bytes()).is_err() {
                         drop_line();
                     }
+                    PENDING.fetch_sub(1, Ordering::AcqRel);
                 }
             });
         if let Err(e) = spawned {
@@ -170,9 +183,13 @@ impl Sink {
         } else {
             Arc::clone(line)
         };
+        PENDING.fetch_add(1, Ordering::AcqRel);
         match self.tx.try_send(line) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => drop_line(),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                PENDING.fetch_sub(1, Ordering::AcqRel);
+                drop_line();
+            }
         }
     }
 }
