@@ -151,9 +151,11 @@ fn setup(server: u16) -> Setup {
          frontend fe\n    option httplog\n    bind 127.0.0.1:{fe}\n    default_backend be\n\
          \x20   capture request header Host len 20\n    capture request header X-Long len 4\n\
          \x20   capture response header X-Path len 30\n\
+         \x20   http-response deny if {{ res.hdr(X-Path) -m beg /rd }}\n\
          frontend ret\n    option httplog\n    bind 127.0.0.1:{ret}\n\
          \x20   http-request deny if {{ path /deny }}\n\
          \x20   http-request redirect location /elsewhere if {{ path /redirect }}\n\
+         \x20   http-request auth realm r if {{ path /auth }}\n\
          \x20   http-request return status 200 content-type text/plain string ok\n\
          frontend dead\n    option httplog\n    bind 127.0.0.1:{dead}\n    default_backend dead\n\
          frontend slow\n    option httplog\n    bind 127.0.0.1:{slow}\n    default_backend slow\n\
@@ -258,6 +260,10 @@ fn scenario(s: &Setup) -> Vec<Vec<String>> {
     expect_line("http-request deny");
     assert_eq!(get_with(s.ret, "/redirect", "").status, 302);
     expect_line("http-request redirect");
+    assert_eq!(get_with(s.ret, "/auth", "").status, 401);
+    expect_line("http-request auth");
+    assert_eq!(get_with(s.fe, "/rd", "").status, 502);
+    expect_line("http-response deny");
     assert_eq!(get_with(s.dead, "/", "").status, 503);
     expect_line("503");
     assert_eq!(get_with(s.slow, "/sleep/1500", "").status, 504);

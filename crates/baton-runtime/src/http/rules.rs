@@ -36,8 +36,8 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// The connection must close afterwards (the body is delimited by the close).
     pub close: bool,
-    /// Answered by the proxy's own service (`return`, `redirect`: `L` in the log's
-    /// termination state) rather than refused (`deny`, `auth`: `P`).
+    /// Answered by the proxy itself (`return`, `redirect`, `auth`: `L` in the log's
+    /// termination state) rather than refused (`deny`: `P`).
     pub local: bool,
 }
 
@@ -423,6 +423,7 @@ pub fn run_request(rules: &ProxyRules, st: &mut RequestState<'_>) -> Option<Answ
             RequestAction::Deny(code) => return Some(rules.page(*code)),
             RequestAction::Auth(realm) => {
                 let mut page = rules.page(401);
+                page.local = true; // HAProxy logs an auth challenge as LR--
                 let realm = realm.as_deref().unwrap_or(&rules.name);
                 page.head.extend_from_slice(
                     format!("www-authenticate: Basic realm=\"{realm}\"\r\n").as_bytes(),

@@ -168,7 +168,11 @@ impl Session {
     pub(super) fn finish_answer(&mut self, answer: &crate::http::rules::Answer) {
         if let Some(r) = self.rec.as_mut() {
             r.status = i32::from(answer.status);
-            r.bytes_out = head_size(&answer.head).0 + answer.body.len() as u64;
+            r.tresp = -1; // HAProxy: the server's response never counted as received
+                          // HAProxy counts what it had received of the replaced response (its head is
+                          // already counted, the body bytes buffered behind it are added) and the page.
+            r.bytes_out +=
+                self.server_buf.len() as u64 + head_size(&answer.head).0 + answer.body.len() as u64;
             r.end(Cause::Proxy, Stage::Headers);
         }
         self.finish_record(None);
