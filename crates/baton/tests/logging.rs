@@ -448,6 +448,35 @@ fn load(port: u16, n: usize, limit: Duration) -> usize {
     ok
 }
 
+/// A configuration with `global` lines, an httplog frontend `fe` on `port` (with `defaults`
+/// lines added) and a backend `be` with one server.
+fn one_frontend(global: &str, defaults: &str, port: u16, server: u16) -> String {
+    format!(
+        "global\n    {global}\n\
+         defaults\n    mode http\n    log global\n    option httplog\n{defaults}\
+         \x20   timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
+         backend be\n    server s1 127.0.0.1:{server}\n"
+    )
+}
+
+/// Starts baton with its stdout on a pipe, returned unread; waits until `port` accepts.
+fn baton_with_stdout_pipe(cfg: &Path, port: u16) -> (Proc, std::process::ChildStdout) {
+    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("-q")
+        .arg("-f")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut p = Proc(child);
+    let stdout = p.0.stdout.take().unwrap();
+    assert!(wait_until(WAIT, || accepts(port)));
+    (p, stdout)
+}
+
 #[test]
 fn unread_missing_and_blocked_targets_never_stall_traffic() {
     let server = Backend::named("s1");
@@ -458,35 +487,16 @@ fn unread_missing_and_blocked_targets_never_stall_traffic() {
     let missing = dir.path().join("missing.sock");
     let stats = dir.path().join("stats.sock");
     let cfg = dir.path().join("baton.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global\n    stats socket {stats} level admin\n\
-             \x20   log {unread} local0\n    log {missing} local0\n    log stdout format raw local0\n\
-             defaults\n    mode http\n    log global\n    option httplog\n\
-             \x20   timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
-             backend be\n    server s1 127.0.0.1:{server}\n",
-            stats = stats.display(),
-            unread = unread.display(),
-            missing = missing.display(),
-            server = server.port,
-        ),
-    )
-    .unwrap();
+    let global = format!(
+        "stats socket {stats} level admin\n    log {unread} local0\n    log {missing} local0\n    \
+         log stdout format raw local0",
+        stats = stats.display(),
+        unread = unread.display(),
+        missing = missing.display(),
+    );
+    std::fs::write(&cfg, one_frontend(&global, "", port, server.port)).unwrap();
     // stdout is a pipe that this test never reads: it fills after ~64 kB of lines.
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("-q")
-        .arg("-f")
-        .arg(&cfg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut p = Proc(child);
-    let _stdout_kept_open = p.0.stdout.take();
-    assert!(wait_until(WAIT, || accepts(port)));
+    let (_p, _stdout_kept_open) = baton_with_stdout_pipe(&cfg, port);
     // The readiness probe above was a logged (null) connection.
     std::thread::sleep(Duration::from_millis(200));
     let before = dropped_logs(&stats);
@@ -517,31 +527,13 @@ fn lines_reach_a_unix_socket_and_stdout_when_read() {
     let sock = dir.path().join("log.sock");
     let rx = UnixDatagram::bind(&sock).unwrap();
     let cfg = dir.path().join("baton.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global\n    log {sock} len 100 format rfc5424 local0 notice\n    log stdout format raw daemon\n\
-             defaults\n    mode http\n    log global\n    option httplog\n    option dontlognull\n\
-             \x20   timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
-             backend be\n    server s1 127.0.0.1:{server}\n",
-            sock = sock.display(),
-            server = server.port,
-        ),
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("-q")
-        .arg("-f")
-        .arg(&cfg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut p = Proc(child);
-    let stdout = p.0.stdout.take().unwrap();
-    assert!(wait_until(WAIT, || accepts(port)));
+    let global = format!(
+        "log {} len 100 format rfc5424 local0 notice\n    log stdout format raw daemon",
+        sock.display()
+    );
+    let cfg_text = one_frontend(&global, "    option dontlognull\n", port, server.port);
+    std::fs::write(&cfg, cfg_text).unwrap();
+    let (_p, stdout) = baton_with_stdout_pipe(&cfg, port);
     assert_eq!(get(port, "/hello").status, 200);
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();

@@ -117,33 +117,33 @@ mod tests {
             hostname_5424: "-".into(),
         };
         let mut s = String::new();
-        let mut line = |f, fac, lvl| {
-            frame(&mut s, f, fac, lvl, t, "haproxy", &id, "msg", 1024);
-            s.clone()
-        };
-        assert_eq!(
-            line(SyslogFormat::Local, 16, 6),
-            "<134>Dec  2 16:17:44 haproxy[14794]: msg\n"
-        );
-        assert_eq!(
-            line(SyslogFormat::Rfc3164, 17, 6),
-            "<142>Dec  2 16:17:44 vm haproxy[14794]: msg\n"
-        );
-        assert_eq!(
-            line(SyslogFormat::Rfc5424, 18, 6),
-            "<150>1 2026-12-02T16:17:44.582216+00:00 - haproxy 14794 - - msg\n"
-        );
-        assert_eq!(line(SyslogFormat::Raw, 19, 6), "msg\n");
-        assert_eq!(line(SyslogFormat::Short, 20, 6), "<6>msg\n");
-        assert_eq!(line(SyslogFormat::Priority, 21, 6), "<174>msg\n");
-        assert_eq!(
-            line(SyslogFormat::Timed, 22, 6),
-            "<6>2026-12-02T16:17:44.582216+00:00 msg\n"
-        );
-        assert_eq!(
-            line(SyslogFormat::Iso, 23, 6),
-            "2026-12-02T16:17:44.582216+00:00 msg\n"
-        );
+        let iso = "2026-12-02T16:17:44.582216+00:00";
+        let cases = [
+            (
+                SyslogFormat::Local,
+                16,
+                "<134>Dec  2 16:17:44 haproxy[14794]: msg\n".to_string(),
+            ),
+            (
+                SyslogFormat::Rfc3164,
+                17,
+                "<142>Dec  2 16:17:44 vm haproxy[14794]: msg\n".into(),
+            ),
+            (
+                SyslogFormat::Rfc5424,
+                18,
+                format!("<150>1 {iso} - haproxy 14794 - - msg\n"),
+            ),
+            (SyslogFormat::Raw, 19, "msg\n".into()),
+            (SyslogFormat::Short, 20, "<6>msg\n".into()),
+            (SyslogFormat::Priority, 21, "<174>msg\n".into()),
+            (SyslogFormat::Timed, 22, format!("<6>{iso} msg\n")),
+            (SyslogFormat::Iso, 23, format!("{iso} msg\n")),
+        ];
+        for (format, facility, expected) in cases {
+            frame(&mut s, format, facility, 6, t, "haproxy", &id, "msg", 1024);
+            assert_eq!(s, expected, "{format:?}");
+        }
         frame(
             &mut s,
             SyslogFormat::Raw,
