@@ -4,9 +4,10 @@
 //! which backend, request line, headers) must be the same.
 //!
 //! One configuration per rule family (routing with ACL criteria, deny/return, redirects, header
-//! rewriting, authentication, error files). Each family also has negative controls: a request
-//! that must not match any rule, and a deliberately different baton configuration whose
-//! differences the comparison must report — so an empty difference list means something.
+//! rewriting, authentication, error files, and tcp-mode routing on addresses). Each family also
+//! has negative controls: a request that must not match any rule, and a deliberately different
+//! baton configuration whose differences the comparison must report — so an empty difference
+//! list means something.
 
 mod common;
 
@@ -513,4 +514,35 @@ backend empty
     );
     assert!(got[1].body.contains("custom 403"));
     assert!(got[3].body.contains("custom 503"));
+}
+
+#[test]
+fn tcp_routing_on_addresses() {
+    let template = "\
+frontend fe
+    mode tcp
+    bind 127.0.0.1:{port}
+    acl far src 10.0.0.0/8
+    acl low_port dst_port 1:1023
+    use_backend c if far
+    use_backend c if low_port
+    use_backend b if { src 127.0.0.1 } !far
+    default_backend a
+
+backend a
+    mode tcp
+    server s 127.0.0.1:{a}
+backend b
+    mode tcp
+    server s 127.0.0.1:{b}
+backend c
+    mode tcp
+    server s 127.0.0.1:{c}
+";
+    let requests = [Req("GET", "/one", &[]), Req("GET", "/two", &["X-A: 1"])];
+    let family = Family::new(template);
+    let variant = template.replace("use_backend b if", "use_backend a if");
+    let got = check_family(&family, &requests, &variant);
+    // Negative controls: neither `far` nor `low_port` matched.
+    assert!(got.iter().all(|s| backend_of(s) == "b"), "{got:?}");
 }

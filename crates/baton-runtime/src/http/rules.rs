@@ -65,7 +65,9 @@ fn return_answer(
     for (name, fmt) in &ret.headers {
         head.extend_from_slice(name.to_ascii_lowercase().as_bytes());
         head.extend_from_slice(b": ");
+        let start = head.len();
         value(fmt, &mut head);
+        no_line_breaks(&mut head, start);
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
@@ -527,6 +529,7 @@ fn edit_head(
         HeaderAction::Set(name, fmt) | HeaderAction::Add(name, fmt) => {
             scratch.clear();
             value(fmt, scratch, head, index);
+            no_line_breaks(scratch, 0);
             if matches!(action, HeaderAction::Set(..)) {
                 remove_header(head, index, name.as_bytes());
             }
@@ -547,13 +550,25 @@ fn edit_head(
                 let replaced = re.0.captures(&head[v.clone()]).map(|caps| {
                     scratch.clear();
                     value(fmt, scratch, head, index);
-                    expand_captures(scratch, &caps)
+                    let mut v = expand_captures(scratch, &caps);
+                    no_line_breaks(&mut v, 0);
+                    v
                 });
                 if let Some(new_value) = replaced {
                     replace(head, index, v, &new_value);
                 }
                 i += 1;
             }
+        }
+    }
+}
+
+/// Turns CR, LF and NUL written since `from` into spaces: a rendered value (a variable, a
+/// configured string with escapes) must never split a header line.
+fn no_line_breaks(buf: &mut [u8], from: usize) {
+    for b in &mut buf[from..] {
+        if matches!(*b, b'\r' | b'\n' | 0) {
+            *b = b' ';
         }
     }
 }
@@ -581,6 +596,7 @@ fn expand_captures(template: &[u8], caps: &regex::bytes::Captures<'_>) -> Vec<u8
 fn redirect(r: &Redirect, ex: &Exchange<'_>) -> Answer {
     let mut location = Vec::new();
     render(&r.value, ex, &mut location);
+    no_line_breaks(&mut location, 0);
     if let Some(req) = ex.request {
         match r.kind {
             RedirectKind::Location => {}
@@ -806,6 +822,13 @@ mod tests {
         );
         assert_eq!(a.body, b"<html>x</html>\n");
         assert!(a.close);
+    }
+
+    #[test]
+    fn rendered_values_cannot_split_lines() {
+        let mut v = b"a\r\nEvil: 1\0".to_vec();
+        no_line_breaks(&mut v, 0);
+        assert_eq!(v, b"a  Evil: 1 ");
     }
 
     #[test]
