@@ -354,6 +354,9 @@ frontend fe
     http-request del-header X-Secret
     http-request replace-header X-Rep ^foo-(.*)$ bar-\\1
     http-request set-path /rewritten%[path] if { path_beg /rw }
+    http-request replace-path ^/rp/(.*)$ /replaced/\\1 if { path_beg /rp/ }
+    http-request replace-uri ^/ru(.*)$ /uri\\1 if { path_beg /ru }
+    http-request replace-value X-List ^b(.*)$ B\\1
     http-request set-var(txn.p) path
     http-request set-header X-Var %[var(txn.p)]
     http-request set-header X-Src %[src]
@@ -382,6 +385,8 @@ backend a
         Req("GET", "/status/404", &[]),
         Req("GET", "/k", &["X-Kill-Add: 1"]),
         Req("GET", "/r", &["X-Rep: nofoo"]),
+        Req("GET", "/rp/x?y=1", &["X-List: a, bc ,d, b"]),
+        Req("GET", "/ru/z?q", &[]),
         Req("GET", "/status/410", &[]),
         Req("GET", "/status/409", &[]),
     ];
@@ -395,8 +400,9 @@ backend a
         .iter()
         .any(|(n, v)| n == "x-resp2" && v == "r2"));
     assert!(!got[1].body.contains("x-secret"), "{}", got[1].body);
+    assert!(got[6].body.contains("x-list: a,Bc,d,B"), "{}", got[6].body);
     assert_eq!(
-        (got[6].status, got[7].status),
+        (got[8].status, got[9].status),
         (500, 502),
         "http-response deny"
     );
