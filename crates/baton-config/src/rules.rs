@@ -228,6 +228,8 @@ pub enum HeaderAction {
     Del(String),
     /// `replace-header NAME REGEX FMT`: each matching value becomes FMT with `\N` captures.
     Replace(String, Regex, LogFormat),
+    /// `replace-value NAME REGEX FMT`: like `Replace`, on each comma-separated value.
+    ReplaceValue(String, Regex, LogFormat),
 }
 
 /// An `http-request` action.
@@ -249,6 +251,10 @@ pub enum RequestAction {
     SetPath(LogFormat),
     /// `set-uri FMT`.
     SetUri(LogFormat),
+    /// `replace-path REGEX FMT`: a matching path becomes FMT with `\N` captures.
+    ReplacePath(Regex, LogFormat),
+    /// `replace-uri REGEX FMT`: a matching URI becomes FMT with `\N` captures.
+    ReplaceUri(Regex, LogFormat),
     /// `set-var(NAME) EXPR`.
     SetVar(String, SampleExpr),
     /// `set-var-fmt(NAME) FMT`.

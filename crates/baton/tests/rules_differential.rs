@@ -4,9 +4,10 @@
 //! which backend, request line, headers) must be the same.
 //!
 //! One configuration per rule family (routing with ACL criteria, deny/return, redirects, header
-//! rewriting, authentication, error files). Each family also has negative controls: a request
-//! that must not match any rule, and a deliberately different baton configuration whose
-//! differences the comparison must report — so an empty difference list means something.
+//! rewriting, authentication, error files, and tcp-mode routing on addresses). Each family also
+//! has negative controls: a request that must not match any rule, and a deliberately different
+//! baton configuration whose differences the comparison must report — so an empty difference
+//! list means something.
 
 mod common;
 
@@ -353,6 +354,9 @@ frontend fe
     http-request del-header X-Secret
     http-request replace-header X-Rep ^foo-(.*)$ bar-\\1
     http-request set-path /rewritten%[path] if { path_beg /rw }
+    http-request replace-path ^/rp/(.*)$ /replaced/\\1 if { path_beg /rp/ }
+    http-request replace-uri ^/ru(.*)$ /uri\\1 if { path_beg /ru }
+    http-request replace-value X-List ^b(.*)$ B\\1
     http-request set-var(txn.p) path
     http-request set-header X-Var %[var(txn.p)]
     http-request set-header X-Src %[src]
@@ -381,6 +385,8 @@ backend a
         Req("GET", "/status/404", &[]),
         Req("GET", "/k", &["X-Kill-Add: 1"]),
         Req("GET", "/r", &["X-Rep: nofoo"]),
+        Req("GET", "/rp/x?y=1", &["X-List: a, bc ,d, b"]),
+        Req("GET", "/ru/z?q", &[]),
         Req("GET", "/status/410", &[]),
         Req("GET", "/status/409", &[]),
     ];
@@ -394,8 +400,9 @@ backend a
         .iter()
         .any(|(n, v)| n == "x-resp2" && v == "r2"));
     assert!(!got[1].body.contains("x-secret"), "{}", got[1].body);
+    assert!(got[6].body.contains("x-list: a,Bc,d,B"), "{}", got[6].body);
     assert_eq!(
-        (got[6].status, got[7].status),
+        (got[8].status, got[9].status),
         (500, 502),
         "http-response deny"
     );
@@ -513,4 +520,35 @@ backend empty
     );
     assert!(got[1].body.contains("custom 403"));
     assert!(got[3].body.contains("custom 503"));
+}
+
+#[test]
+fn tcp_routing_on_addresses() {
+    let template = "\
+frontend fe
+    mode tcp
+    bind 127.0.0.1:{port}
+    acl far src 10.0.0.0/8
+    acl low_port dst_port 1:1023
+    use_backend c if far
+    use_backend c if low_port
+    use_backend b if { src 127.0.0.1 } !far
+    default_backend a
+
+backend a
+    mode tcp
+    server s 127.0.0.1:{a}
+backend b
+    mode tcp
+    server s 127.0.0.1:{b}
+backend c
+    mode tcp
+    server s 127.0.0.1:{c}
+";
+    let requests = [Req("GET", "/one", &[]), Req("GET", "/two", &["X-A: 1"])];
+    let family = Family::new(template);
+    let variant = template.replace("use_backend b if", "use_backend a if");
+    let got = check_family(&family, &requests, &variant);
+    // Negative controls: neither `far` nor `low_port` matched.
+    assert!(got.iter().all(|s| backend_of(s) == "b"), "{got:?}");
 }

@@ -208,6 +208,13 @@ fn parse_return(args: &[String]) -> Result<Return, String> {
     Ok(ret)
 }
 
+/// Compiles a rule's regular expression.
+fn compile_regex(regex: &str) -> Result<crate::rules::Regex, String> {
+    regex::bytes::Regex::new(regex)
+        .map(crate::rules::Regex)
+        .map_err(|e| format!("regex '{regex}' is invalid: {e}"))
+}
+
 /// Parses the header actions shared by `http-request` and `http-response`.
 fn parse_header_action(action: &str, args: &[String]) -> Result<HeaderAction, String> {
     match (action, args) {
@@ -227,18 +234,20 @@ fn parse_header_action(action: &str, args: &[String]) -> Result<HeaderAction, St
         ("del-header", [_, flag, ..]) if flag == "-m" => {
             Err("'del-header NAME -m METHOD' is not supported by baton".into())
         }
-        ("replace-header", [name, regex, fmt]) => {
+        ("replace-header" | "replace-value", [name, regex, fmt]) => {
             check_header_name(name)?;
-            let re = regex::bytes::Regex::new(regex)
-                .map_err(|e| format!("regex '{regex}' is invalid: {e}"))?;
-            Ok(HeaderAction::Replace(
-                name.clone(),
-                crate::rules::Regex(re),
-                log_format(fmt)?,
-            ))
+            let re = compile_regex(regex)?;
+            let fmt = log_format(fmt)?;
+            Ok(if action == "replace-header" {
+                HeaderAction::Replace(name.clone(), re, fmt)
+            } else {
+                HeaderAction::ReplaceValue(name.clone(), re, fmt)
+            })
         }
         ("set-header" | "add-header", _) => Err("expects exactly 2 arguments (name, value)".into()),
-        ("replace-header", _) => Err("expects exactly 3 arguments (name, regex, format)".into()),
+        ("replace-header" | "replace-value", _) => {
+            Err("expects exactly 3 arguments (name, regex, format)".into())
+        }
         _ => Err("expects exactly 1 argument (name)".into()),
     }
 }
@@ -371,9 +380,19 @@ impl Loader<'_> {
                         [kw, realm] if kw == "realm" => RequestAction::Auth(Some(realm.clone())),
                         _ => return Err("expects nothing or 'realm <realm>'".into()),
                     },
-                    "set-header" | "add-header" | "del-header" | "replace-header" => {
-                        RequestAction::Header(parse_header_action(action, args)?)
-                    }
+                    "set-header" | "add-header" | "del-header" | "replace-header"
+                    | "replace-value" => RequestAction::Header(parse_header_action(action, args)?),
+                    "replace-path" | "replace-uri" => match args {
+                        [regex, fmt] => {
+                            let (re, fmt) = (compile_regex(regex)?, log_format(fmt)?);
+                            if action == "replace-path" {
+                                RequestAction::ReplacePath(re, fmt)
+                            } else {
+                                RequestAction::ReplaceUri(re, fmt)
+                            }
+                        }
+                        _ => return Err("expects exactly 2 arguments (regex, format)".into()),
+                    },
                     "set-path" | "set-uri" => match args {
                         [fmt] if action == "set-path" => RequestAction::SetPath(log_format(fmt)?),
                         [fmt] => RequestAction::SetUri(log_format(fmt)?),
@@ -407,9 +426,8 @@ impl Loader<'_> {
                         ResponseAction::Allow
                     }
                     "deny" => ResponseAction::Deny(deny_status(args, 502)?),
-                    "set-header" | "add-header" | "del-header" | "replace-header" => {
-                        ResponseAction::Header(parse_header_action(action, args)?)
-                    }
+                    "set-header" | "add-header" | "del-header" | "replace-header"
+                    | "replace-value" => ResponseAction::Header(parse_header_action(action, args)?),
                     "set-var" => {
                         let [var, value] = args else {
                             return Err("expects 'set-var(<name>) <value>'".into());

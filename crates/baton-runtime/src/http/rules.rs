@@ -68,7 +68,9 @@ fn return_answer(
     for (name, fmt) in &ret.headers {
         head.extend_from_slice(name.to_ascii_lowercase().as_bytes());
         head.extend_from_slice(b": ");
+        let start = head.len();
         value(fmt, &mut head);
+        no_line_breaks(&mut head, start);
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
@@ -461,8 +463,32 @@ pub fn run_request(rules: &ProxyRules, st: &mut RequestState<'_>) -> Option<Answ
                 } else {
                     view.uri_span()
                 };
+                uri_safe(&mut path);
                 replace(st.head, st.index, span, &path);
                 *st.scratch = path;
+            }
+            RequestAction::ReplacePath(re, fmt) | RequestAction::ReplaceUri(re, fmt) => {
+                let mut with = std::mem::take(st.scratch);
+                with.clear();
+                render(fmt, &st.exchange(rules), &mut with);
+                let view = HeadView {
+                    bytes: st.head,
+                    index: st.index,
+                };
+                let span = if matches!(rule.action, RequestAction::ReplacePath(..)) {
+                    view.path_span()
+                } else {
+                    view.uri_span()
+                };
+                let replaced = re.0.captures(&st.head[span.clone()]).map(|caps| {
+                    let mut v = expand_captures(&with, &caps);
+                    uri_safe(&mut v);
+                    v
+                });
+                if let Some(v) = replaced {
+                    replace(st.head, st.index, span, &v);
+                }
+                *st.scratch = with;
             }
             RequestAction::SetVar(name, expr) => {
                 let value = eval(expr, &st.exchange(rules)).map(Value::into_owned);
@@ -534,6 +560,7 @@ fn edit_head(
         HeaderAction::Set(name, fmt) | HeaderAction::Add(name, fmt) => {
             scratch.clear();
             value(fmt, scratch, head, index);
+            no_line_breaks(scratch, 0);
             if matches!(action, HeaderAction::Set(..)) {
                 remove_header(head, index, name.as_bytes());
             }
@@ -542,25 +569,77 @@ fn edit_head(
         HeaderAction::Del(name) => {
             remove_header(head, index, name.as_bytes());
         }
-        HeaderAction::Replace(name, re, fmt) => {
-            // Each matching value becomes the format with `\N` replaced by the captures.
+        HeaderAction::Replace(name, re, fmt) | HeaderAction::ReplaceValue(name, re, fmt) => {
+            // Each matching value (each comma-separated element for `replace-value`) becomes
+            // the format with `\N` replaced by the captures.
+            let per_element = matches!(action, HeaderAction::ReplaceValue(..));
             let mut i = 0;
             while i < index.headers.len() {
                 let (n, v) = index.headers[i].clone();
+                i += 1;
                 if !head[n].eq_ignore_ascii_case(name.as_bytes()) {
-                    i += 1;
                     continue;
                 }
-                let replaced = re.0.captures(&head[v.clone()]).map(|caps| {
-                    scratch.clear();
-                    value(fmt, scratch, head, index);
-                    expand_captures(scratch, &caps)
-                });
-                if let Some(new_value) = replaced {
+                scratch.clear();
+                value(fmt, scratch, head, index);
+                let line = &head[v.clone()];
+                let mut new_value = Vec::new();
+                let mut changed = false;
+                let elements: Vec<&[u8]> = if per_element {
+                    line.split(|&b| b == b',').collect()
+                } else {
+                    vec![line]
+                };
+                // As HAProxy: once a value changes, the elements are re-joined trimmed, with
+                // a bare comma.
+                for (k, element) in elements.iter().enumerate() {
+                    if k > 0 {
+                        new_value.push(b',');
+                    }
+                    let core = if per_element {
+                        element.trim_ascii()
+                    } else {
+                        element
+                    };
+                    match re.0.captures(core) {
+                        Some(caps) => {
+                            changed = true;
+                            new_value.extend_from_slice(&expand_captures(scratch, &caps));
+                        }
+                        None => new_value.extend_from_slice(core),
+                    }
+                }
+                if changed {
+                    no_line_breaks(&mut new_value, 0);
                     replace(head, index, v, &new_value);
                 }
-                i += 1;
             }
+        }
+    }
+}
+
+/// Turns CR, LF and NUL written since `from` into spaces: a rendered value (a variable, a
+/// configured string with escapes) must never split a header line.
+fn no_line_breaks(buf: &mut [u8], from: usize) {
+    for b in &mut buf[from..] {
+        if matches!(*b, b'\r' | b'\n' | 0) {
+            *b = b' ';
+        }
+    }
+}
+
+/// Percent-encodes the bytes that cannot appear in a request line (controls, space, DEL), so
+/// that a rewritten path or URI cannot split or corrupt the request line.
+fn uri_safe(v: &mut Vec<u8>) {
+    if !v.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return;
+    }
+    let raw = std::mem::take(v);
+    for b in raw {
+        if b <= b' ' || b == 0x7f {
+            v.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            v.push(b);
         }
     }
 }
@@ -588,6 +667,7 @@ fn expand_captures(template: &[u8], caps: &regex::bytes::Captures<'_>) -> Vec<u8
 fn redirect(r: &Redirect, ex: &Exchange<'_>) -> Answer {
     let mut location = Vec::new();
     render(&r.value, ex, &mut location);
+    no_line_breaks(&mut location, 0);
     if let Some(req) = ex.request {
         match r.kind {
             RedirectKind::Location => {}
@@ -814,6 +894,20 @@ mod tests {
         );
         assert_eq!(a.body, b"<html>x</html>\n");
         assert!(a.close);
+    }
+
+    #[test]
+    fn rewritten_uris_stay_one_token() {
+        let mut v = b"/a b\r\n".to_vec();
+        uri_safe(&mut v);
+        assert_eq!(v, b"/a%20b%0D%0A");
+    }
+
+    #[test]
+    fn rendered_values_cannot_split_lines() {
+        let mut v = b"a\r\nEvil: 1\0".to_vec();
+        no_line_breaks(&mut v, 0);
+        assert_eq!(v, b"a  Evil: 1 ");
     }
 
     #[test]
