@@ -238,6 +238,8 @@ fn scenario(s: &Setup) -> Vec<Vec<String>> {
         200
     );
     expect_line("200");
+    assert_eq!(get_with(s.fe, "/missing", "").status, 404);
+    expect_line("404 from the server");
     // Two requests on one keep-alive connection: two lines.
     {
         let mut c = connect(s.fe);
@@ -329,7 +331,15 @@ fn mask(line: &str) -> String {
 
 #[test]
 fn log_lines_match_debian_haproxy() {
-    let server = Backend::named("s1");
+    // The standard server, but `/missing` is a 404.
+    let named = named_handler("s1");
+    let server = Backend::http(move |req| {
+        let mut resp = named(req);
+        if req.path.starts_with("/missing") {
+            resp.status = 404;
+        }
+        resp
+    });
     let s = setup(server.port);
 
     let reference = {

@@ -346,3 +346,32 @@ impl ProxyTotals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_take_the_last_occurrence_cut_to_length() {
+        let head =
+            b"GET / HTTP/1.1\r\nHost: a.example\r\nX-Id: first\r\nx-id:  second-and-long \r\n\r\n";
+        let caps = [
+            HeaderCapture {
+                name: "X-ID".into(),
+                len: 6,
+            },
+            HeaderCapture {
+                name: "Referer".into(),
+                len: 10,
+            },
+            HeaderCapture {
+                name: "host".into(),
+                len: 64,
+            },
+        ];
+        assert_eq!(
+            capture_headers(head, &caps),
+            [Some("second".into()), None, Some("a.example".into())]
+        );
+    }
+}
