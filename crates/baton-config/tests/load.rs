@@ -386,6 +386,9 @@ fn logging_directives_fill_the_model() {
     assert_eq!(p[1].log.format, TrafficFormat::Tcp);
     assert!(matches!(&p[2].log.format, TrafficFormat::Custom(f) if f.text == "%ci %[src]"));
     assert!(!p[2].log.dont_log_null);
+    let tcp = load("frontend t\n  mode tcp\n  option httplog\n  bind :1\n  timeout client 1s\n");
+    assert_eq!(warnings(&tcp), 1);
+    assert_eq!(tcp.config.proxies[0].log.format, TrafficFormat::Http);
     let bad = load("global\n  log ring@r local0\n  log 127.0.0.1 local0 bogus\n");
     let got = alerts(&bad);
     assert_eq!(got.len(), 2, "{got:#?}");

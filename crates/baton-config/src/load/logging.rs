@@ -8,7 +8,7 @@ use crate::log_model::{
     HeaderCapture, LogAddress, LogSample, LogTarget, ProxyLog, SyslogFormat, TrafficFormat,
     FACILITIES, LEVELS,
 };
-use crate::model::Host;
+use crate::model::{Host, Mode, ProxyKind};
 use crate::values::{parse_server_address, parse_uint};
 
 /// Whether a proxy keyword is one of the logging directives handled here.
@@ -36,6 +36,25 @@ impl Loader<'_> {
         prefix: Option<&str>,
     ) -> Result<(), String> {
         let global_targets = self.config.global.log.targets.clone();
+        // As HAProxy: `option httplog` on a TCP proxy falls back to the TCP line, with a warning.
+        let fallback = match &self.section {
+            Section::Proxy(p)
+                if name == "option httplog"
+                    && prefix.is_none()
+                    && p.mode == Mode::Tcp
+                    && p.kind != ProxyKind::Defaults =>
+            {
+                Some(format!(
+                    "'option httplog' not usable with {} '{}' (needs 'mode http'). Falling back to 'option tcplog'.",
+                    p.kind.name(),
+                    p.name
+                ))
+            }
+            _ => None,
+        };
+        if let Some(message) = fallback {
+            self.warn(at, message);
+        }
         let Section::Proxy(proxy) = &mut self.section else {
             return Ok(());
         };
