@@ -105,7 +105,7 @@ struct Setup {
     slow: u16,
     /// `tcp`: tcplog.
     tcp: u16,
-    /// `tcpnull`: tcplog with dontlognull.
+    /// `tcpnull`: tcplog with dontlognull and a short `timeout client`.
     tcpnull: u16,
     /// `custom`: a log-format with captures and samples.
     custom: u16,
@@ -160,7 +160,8 @@ fn setup(server: u16) -> Setup {
          frontend dead\n    option httplog\n    bind 127.0.0.1:{dead}\n    default_backend dead\n\
          frontend slow\n    option httplog\n    bind 127.0.0.1:{slow}\n    default_backend slow\n\
          frontend tcp\n    mode tcp\n    option tcplog\n    bind 127.0.0.1:{tcp}\n    default_backend tcpbe\n\
-         frontend tcpnull\n    mode tcp\n    option tcplog\n    option dontlognull\n    bind 127.0.0.1:{tcpnull}\n    default_backend tcpbe\n\
+         frontend tcpnull\n    mode tcp\n    option tcplog\n    option dontlognull\n    timeout client 300ms\n\
+         \x20   bind 127.0.0.1:{tcpnull}\n    default_backend tcpbe\n\
          frontend custom\n    bind 127.0.0.1:{custom}\n    default_backend be\n\
          \x20   log-format \"{CUSTOM}\"\n\
          \x20   capture request header Host len 20\n    capture response header X-Path len 30\n\
@@ -286,6 +287,12 @@ fn scenario(s: &Setup) -> Vec<Vec<String>> {
     expect_line("tcp");
     drop(connect(s.tcp));
     expect_line("null tcp connection without dontlognull");
+    // A client that sends a little, then nothing: `timeout client` ends it (cD).
+    let mut idle = connect(s.tcpnull);
+    idle.write_all(b"GET").unwrap();
+    let mut rest = Vec::new();
+    let _ = idle.read_to_end(&mut rest);
+    expect_line("client timeout during data");
     assert_eq!(
         get_with(s.custom, "/c/d?q=\"x\"", "User-Agent: t\r\n").status,
         200
