@@ -552,3 +552,41 @@ backend c
     // Negative controls: neither `far` nor `low_port` matched.
     assert!(got.iter().all(|s| backend_of(s) == "b"), "{got:?}");
 }
+
+#[test]
+fn listen_sections_run_their_rules_once() {
+    let template = "\
+listen web
+    bind 127.0.0.1:{port}
+    acl api path_beg /api
+    http-request add-header X-Once 1
+    http-response add-header X-Once-Resp 1
+    use_backend b if api
+    server s 127.0.0.1:{a}
+
+backend b
+    http-request add-header X-In-B 1
+    server s 127.0.0.1:{b}
+";
+    let requests = [Req("GET", "/", &[]), Req("GET", "/api/x", &[])];
+    let family = Family::new(template);
+    let variant = template.replace(
+        "http-request add-header X-Once 1\n",
+        "http-request add-header X-Once 1\n    http-request add-header X-Once 1\n",
+    );
+    let got = check_family(&family, &requests, &variant);
+    assert_eq!(
+        backend_of(&got[0]),
+        "a",
+        "negative control: / stays in the listen"
+    );
+    assert_eq!(
+        got[0].body.matches("x-once: 1").count(),
+        1,
+        "{}",
+        got[0].body
+    );
+    let resp_once = |s: &Seen| s.headers.iter().filter(|(n, _)| n == "x-once-resp").count();
+    assert_eq!((resp_once(&got[0]), resp_once(&got[1])), (1, 1));
+    assert!(got[1].body.contains("x-in-b: 1"), "{}", got[1].body);
+}
