@@ -36,6 +36,30 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// The connection must close afterwards (the body is delimited by the close).
     pub close: bool,
+    /// `reject`: send nothing and close.
+    pub drop: DropMode,
+}
+
+/// How an answer ends the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropMode {
+    /// Send the answer.
+    No,
+    /// Send nothing, close (`reject`).
+    Close,
+}
+
+impl Answer {
+    /// An answer that sends nothing and closes.
+    fn dropped(how: DropMode) -> Self {
+        Answer {
+            status: 0,
+            head: Vec::new(),
+            body: Vec::new(),
+            close: true,
+            drop: how,
+        }
+    }
 }
 
 impl Answer {
@@ -79,6 +103,7 @@ fn return_answer(
         head,
         body,
         close: false,
+        drop: DropMode::No,
     }
 }
 
@@ -114,6 +139,7 @@ fn error_file_answer(code: u16, bytes: &[u8]) -> Answer {
         head,
         body: body.to_vec(),
         close: !has_length,
+        drop: DropMode::No,
     }
 }
 
@@ -237,6 +263,7 @@ impl ProxyRules {
             head,
             body,
             close: false,
+            drop: DropMode::No,
         }
     }
 
@@ -417,6 +444,7 @@ pub fn run_request(rules: &ProxyRules, st: &mut RequestState<'_>) -> Option<Answ
         match &rule.action {
             RequestAction::Allow => break 'rules,
             RequestAction::Deny(code) => return Some(rules.page(*code)),
+            RequestAction::Reject => return Some(Answer::dropped(DropMode::Close)),
             RequestAction::Auth(realm) => {
                 let mut page = rules.page(401);
                 let realm = realm.as_deref().unwrap_or(&rules.name);
@@ -713,6 +741,7 @@ fn redirect(r: &Redirect, ex: &Exchange<'_>) -> Answer {
         head,
         body: Vec::new(),
         close: false,
+        drop: DropMode::No,
     }
 }
 
