@@ -113,7 +113,7 @@ foreign_procs() {
         alive "$pid" || continue
         # nginx workers we started are children of our nginx master (none with master_process off).
         mine=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f2)
-        [[ -n ${started[$mine]:-} ]] && continue
+        [[ -n $mine && -n ${started[$mine]:-} ]] && continue
         echo "$pid:$comm"
     done | paste -sd' ' -
 }

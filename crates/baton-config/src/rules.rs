@@ -239,6 +239,8 @@ pub enum RequestAction {
     Allow,
     /// `deny [deny_status N]`.
     Deny(u16),
+    /// `reject`: close the connection without answering.
+    Reject,
     /// `return ...`.
     Return(Return),
     /// `redirect ...`.

@@ -71,8 +71,23 @@ fn observe(port: u16, req: &Req) -> Seen {
     raw.push_str("Connection: close\r\n\r\n");
     let mut s = connect(port);
     s.write_all(raw.as_bytes()).unwrap();
-    let resp = read_response(&mut BufReader::new(s))
-        .unwrap_or_else(|e| panic!("{} {} on port {port}: {e}", req.0, req.1));
+    let resp = match read_response(&mut BufReader::new(s)) {
+        Ok(resp) => resp,
+        // Closed without an answer (`reject`): status 0.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            return Seen {
+                status: 0,
+                headers: Vec::new(),
+                body: String::new(),
+            }
+        }
+        Err(e) => panic!("{} {} on port {port}: {e}", req.0, req.1),
+    };
     Seen {
         status: resp.status,
         headers: resp
@@ -278,6 +293,7 @@ frontend fe
     http-request return status 201 content-type text/plain string created hdr X-A b if { path /ret }
     http-request return status 200 content-type text/plain lf-string \"path=%[path] m=%[method] h=%[hdr(x-h)]\" if { path_beg /lf }
     http-request return status 404 if { path /nf }
+    http-request reject if { path /reject }
     http-request allow if { path /allowed }
     http-request deny if { path /allowed } || { path /also-denied }
     default_backend a
@@ -295,6 +311,7 @@ backend a
         Req("GET", "/allowed", &[]),
         Req("GET", "/also-denied", &[]),
         Req("GET", "/denyish", &[]),
+        Req("GET", "/reject", &[]),
     ];
     let family = Family::new(template);
     let variant = template.replace("deny_status 429", "deny_status 403");
@@ -303,6 +320,7 @@ backend a
     assert_eq!(backend_of(&got[6]), "a", "allow stops the rules");
     assert_eq!(got[1].status, 403);
     assert_eq!(got[8].status, 403);
+    assert_eq!(got[9].status, 0, "reject: closed without an answer");
 }
 
 #[test]
@@ -551,4 +569,42 @@ backend c
     let got = check_family(&family, &requests, &variant);
     // Negative controls: neither `far` nor `low_port` matched.
     assert!(got.iter().all(|s| backend_of(s) == "b"), "{got:?}");
+}
+
+#[test]
+fn listen_sections_run_their_rules_once() {
+    let template = "\
+listen web
+    bind 127.0.0.1:{port}
+    acl api path_beg /api
+    http-request add-header X-Once 1
+    http-response add-header X-Once-Resp 1
+    use_backend b if api
+    server s 127.0.0.1:{a}
+
+backend b
+    http-request add-header X-In-B 1
+    server s 127.0.0.1:{b}
+";
+    let requests = [Req("GET", "/", &[]), Req("GET", "/api/x", &[])];
+    let family = Family::new(template);
+    let variant = template.replace(
+        "http-request add-header X-Once 1\n",
+        "http-request add-header X-Once 1\n    http-request add-header X-Once 1\n",
+    );
+    let got = check_family(&family, &requests, &variant);
+    assert_eq!(
+        backend_of(&got[0]),
+        "a",
+        "negative control: / stays in the listen"
+    );
+    assert_eq!(
+        got[0].body.matches("x-once: 1").count(),
+        1,
+        "{}",
+        got[0].body
+    );
+    let resp_once = |s: &Seen| s.headers.iter().filter(|(n, _)| n == "x-once-resp").count();
+    assert_eq!((resp_once(&got[0]), resp_once(&got[1])), (1, 1));
+    assert!(got[1].body.contains("x-in-b: 1"), "{}", got[1].body);
 }

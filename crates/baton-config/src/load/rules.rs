@@ -374,6 +374,10 @@ impl Loader<'_> {
                         RequestAction::Allow
                     }
                     "deny" => RequestAction::Deny(deny_status(args, 403)?),
+                    "reject" => {
+                        no_more(args)?;
+                        RequestAction::Reject
+                    }
                     "return" => RequestAction::Return(parse_return(args)?),
                     "auth" => match args {
                         [] => RequestAction::Auth(None),

@@ -39,6 +39,31 @@ pub struct Answer {
     /// Answered by the proxy itself (`return`, `redirect`, `auth`: `L` in the log's
     /// termination state) rather than refused (`deny`: `P`).
     pub local: bool,
+    /// `reject`: send nothing and close.
+    pub drop: DropMode,
+}
+
+/// How an answer ends the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropMode {
+    /// Send the answer.
+    No,
+    /// Send nothing, close (`reject`).
+    Close,
+}
+
+impl Answer {
+    /// An answer that sends nothing and closes.
+    fn dropped(how: DropMode) -> Self {
+        Answer {
+            status: 0,
+            head: Vec::new(),
+            body: Vec::new(),
+            close: true,
+            drop: how,
+            local: false,
+        }
+    }
 }
 
 impl Answer {
@@ -83,6 +108,7 @@ fn return_answer(
         body,
         close: false,
         local: true,
+        drop: DropMode::No,
     }
 }
 
@@ -119,6 +145,7 @@ fn error_file_answer(code: u16, bytes: &[u8]) -> Answer {
         body: body.to_vec(),
         close: !has_length,
         local: false,
+        drop: DropMode::No,
     }
 }
 
@@ -243,6 +270,7 @@ impl ProxyRules {
             body,
             close: false,
             local: false,
+            drop: DropMode::No,
         }
     }
 
@@ -423,6 +451,7 @@ pub fn run_request(rules: &ProxyRules, st: &mut RequestState<'_>) -> Option<Answ
         match &rule.action {
             RequestAction::Allow => break 'rules,
             RequestAction::Deny(code) => return Some(rules.page(*code)),
+            RequestAction::Reject => return Some(Answer::dropped(DropMode::Close)),
             RequestAction::Auth(realm) => {
                 let mut page = rules.page(401);
                 page.local = true; // HAProxy logs an auth challenge as LR--
@@ -721,6 +750,7 @@ fn redirect(r: &Redirect, ex: &Exchange<'_>) -> Answer {
         body: Vec::new(),
         close: false,
         local: true,
+        drop: DropMode::No,
     }
 }
 
