@@ -165,6 +165,8 @@ pub const LEVELS: [&str; 8] = [
 
 /// Level numbers used by the runtime.
 pub mod level {
+    /// `emerg`: a backend has no server left.
+    pub const EMERG: u8 = 0;
     /// `alert`: a server goes down.
     pub const ALERT: u8 = 1;
     /// `err`.

@@ -338,6 +338,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
             });
         }
     }
+    crate::log::register_servers(&bound.backends);
     let (stop_checks, checks_stopped) = tokio::sync::watch::channel(false);
     for backend in bound.backends.values() {
         for server in backend.servers.iter().filter(|s| s.options.check) {

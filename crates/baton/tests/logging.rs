@@ -573,7 +573,8 @@ fn events(program: &str, cfg: &Path, port: u16, rx: &UdpSocket) -> Vec<String> {
     let receiver = Receiver::Udp(rx.try_clone().unwrap());
     let mut lines = Vec::new();
     let until = Instant::now() + WAIT;
-    while !lines.iter().any(|l: &String| l.contains(" is DOWN")) && Instant::now() < until {
+    let down = |l: &String| l.contains(" is DOWN");
+    while lines.iter().filter(|l| down(l)).count() < 2 && Instant::now() < until {
         if let Some(l) = receiver.next(Duration::from_millis(200)) {
             lines.push(l);
         }
@@ -589,7 +590,11 @@ fn events(program: &str, cfg: &Path, port: u16, rx: &UdpSocket) -> Vec<String> {
     drop(p);
     lines
         .into_iter()
-        .filter(|l| l.contains("Server ") || l.contains("Proxy ") && !l.contains("<HTTPCLIENT>"))
+        .filter(|l| {
+            l.contains("Server ")
+                || l.contains("backend ")
+                || l.contains("Proxy ") && !l.contains("<HTTPCLIENT>")
+        })
         .collect()
 }
 
@@ -608,7 +613,8 @@ fn server_transitions_and_soft_stop_are_logged_as_by_haproxy() {
              \x20   timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
              frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\
              backend be\n    server s1 127.0.0.1:{up} check inter 300\n\
-             \x20   server s2 127.0.0.1:{down} check inter 300\n",
+             \x20   server s2 127.0.0.1:{down} check inter 300\n\
+             backend gone\n    server g1 127.0.0.1:{down} check inter 300\n",
             log = rx.local_addr().unwrap().port(),
             up = server.port,
             down = refused_port(),
@@ -619,16 +625,32 @@ fn server_transitions_and_soft_stop_are_logged_as_by_haproxy() {
     std::thread::sleep(Duration::from_millis(300));
     let ours = events(env!("CARGO_BIN_EXE_baton"), &cfg, port, &rx);
     eprintln!("haproxy: {reference:#?}\nbaton: {ours:#?}");
-    // A server going down: an alert (<129> = local0 + 1) with HAProxy's wording (HAProxy
-    // adds the servers left and sessions after the check duration).
+    // A server going down: an alert (<129> = local0 + 1) with HAProxy's wording, the check
+    // duration masked.
     let down = |lines: &[String]| {
         lines
             .iter()
             .find(|l| l.contains("Server be/s2 is DOWN"))
-            .map(|l| l.split(" check duration").next().unwrap().to_string())
+            .map(|l| {
+                let (head, tail) = l.split_once("check duration: ").unwrap();
+                format!("{head}{}", tail.split_once("ms.").unwrap().1)
+            })
     };
     assert!(down(&reference).is_some());
     assert_eq!(down(&ours), down(&reference));
+    // The last server of a backend: an emergency line.
+    let empty = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains("has no server"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        empty(&reference),
+        ["<128>backend gone has no server available!\n"]
+    );
+    assert_eq!(empty(&ours), empty(&reference));
     // Soft stop: one warning (<132>) per proxy, with its cumulated sessions.
     let stopped = |lines: &[String]| -> Vec<String> {
         lines
@@ -641,7 +663,8 @@ fn server_transitions_and_soft_stop_are_logged_as_by_haproxy() {
         stopped(&reference),
         [
             "<132>Proxy fe stopped (cumulated conns: FE: 1, BE: 0).\n",
-            "<132>Proxy be stopped (cumulated conns: FE: 0, BE: 0).\n"
+            "<132>Proxy be stopped (cumulated conns: FE: 0, BE: 0).\n",
+            "<132>Proxy gone stopped (cumulated conns: FE: 0, BE: 0).\n"
         ]
     );
     assert_eq!(stopped(&ours), stopped(&reference));

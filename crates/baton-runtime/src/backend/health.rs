@@ -333,12 +333,11 @@ fn apply(server: &ServerState, up: bool, result: &CheckResult) {
     let message = transition_message(server, up, result);
     tracing::warn!("{message}{note}");
     // As HAProxy: a server coming up is a notice, going down an alert, on the log targets.
-    let level = if up {
-        baton_config::log_model::level::NOTICE
+    if up {
+        crate::log::event(baton_config::log_model::level::NOTICE, message);
     } else {
-        baton_config::log_model::level::ALERT
-    };
-    crate::log::event(level, message);
+        crate::log::server_down(server, &message);
+    }
 }
 
 /// HAProxy's wording of a transition: `Server be/s1 is DOWN, reason: ..., check duration: 0ms.`

@@ -61,6 +61,50 @@ pub fn event(level: u8, text: String) {
     }
 }
 
+/// The servers of every backend, for the counts HAProxy appends to a `Server ... is DOWN`
+/// line (servers left, sessions).
+static BACKEND_SERVERS: OnceLock<HashMap<String, Vec<Arc<crate::backend::server::ServerState>>>> =
+    OnceLock::new();
+
+/// Records the backends' servers (once, at start).
+pub fn register_servers(backends: &HashMap<String, Arc<crate::backend::Backend>>) {
+    let map = backends
+        .iter()
+        .map(|(name, b)| (name.clone(), b.servers.clone()))
+        .collect();
+    let _ = BACKEND_SERVERS.set(map);
+}
+
+/// A server went down: HAProxy's line with what is left, then, when nothing is, the
+/// backend's emergency line.
+pub fn server_down(server: &crate::backend::server::ServerState, message: &str) {
+    let servers = BACKEND_SERVERS
+        .get()
+        .and_then(|m| m.get(&server.backend))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let left = |backup: bool| {
+        servers
+            .iter()
+            .filter(|s| s.options.backup == backup && s.usable())
+            .count()
+    };
+    let (active, backup) = (left(false), left(true));
+    event(
+        level::ALERT,
+        format!(
+            "{message} {active} active and {backup} backup servers left. {} sessions active, 0 requeued, 0 remaining in queue.",
+            server.active()
+        ),
+    );
+    if active + backup == 0 {
+        event(
+            level::EMERG,
+            format!("backend {} has no server available!", server.backend),
+        );
+    }
+}
+
 /// Every target of a configuration, opened once even when many proxies use it.
 #[derive(Debug, Default)]
 pub struct Registry {
