@@ -262,6 +262,11 @@ backend d
         Req("GET", "/exact", &[]),
         Req("GET", "/q?a=1&k=v", &[]),
         Req("GET", "/q?a=1&k=vv", &[]),
+        Req(
+            "GET",
+            "http://static.example/abs/x.css",
+            &["Host: static.example"],
+        ),
     ];
     let family = Family::new(template);
     let variant = template.replace(
@@ -312,6 +317,8 @@ backend a
         Req("GET", "/also-denied", &[]),
         Req("GET", "/denyish", &[]),
         Req("GET", "/reject", &[]),
+        Req("HEAD", "/deny/head", &[]),
+        Req("POST", "/deny/post", &["Content-Length: 0"]),
     ];
     let family = Family::new(template);
     let variant = template.replace("deny_status 429", "deny_status 403");
