@@ -28,7 +28,6 @@ impl Session {
             return;
         };
         let mut r = Record::start(self.peer, wall, mono);
-        r.request_counter = self.served + 1;
         if log.needs_local_addr() {
             r.local = client.local_addr().ok();
         }

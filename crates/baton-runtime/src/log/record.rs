@@ -92,6 +92,14 @@ pub struct RequestLine {
     pub version: String,
 }
 
+/// Streams logged so far in the process (`%rt`).
+static STREAMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The next stream number, from 0.
+fn next_stream_id() -> u64 {
+    STREAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Milliseconds between two instants, HAProxy's timer unit.
 pub fn ms(from: Instant, to: Instant) -> i64 {
     to.saturating_duration_since(from).as_millis() as i64
@@ -156,7 +164,8 @@ pub struct Record {
     pub req_captures: Vec<Option<String>>,
     /// `capture response header` values.
     pub resp_captures: Vec<Option<String>>,
-    /// Requests served on this connection so far, this one included (`%rt`).
+    /// The stream's number in the process, from 0 (`%rt`; HAProxy counts every stream,
+    /// baton those of the frontends that log).
     pub request_counter: u64,
 }
 
@@ -191,7 +200,7 @@ impl Record {
             request: None,
             req_captures: Vec::new(),
             resp_captures: Vec::new(),
-            request_counter: 1,
+            request_counter: next_stream_id(),
         }
     }
 
