@@ -192,6 +192,8 @@ pub fn run(options: RunOptions) -> Result<i32> {
         Ok::<_, anyhow::Error>(0)
     });
     workers.stop();
+    // The last log lines (`Proxy X stopped`) leave before the process does.
+    baton_runtime::log::sink::flush(std::time::Duration::from_millis(500));
     result
 }
 

@@ -230,17 +230,19 @@ impl BodyProgress {
 
 /// Forwards a whole body from `src` (through `buf`, which may already hold some of it) to
 /// `dst`. Leaves any bytes after the body in `buf`. An `UntilClose` body ends at end of stream.
+/// Returns the bytes written to `dst`.
 pub async fn forward<R, W>(
     progress: &mut BodyProgress,
     buf: &mut Buf,
     src: &mut R,
     dst: &mut W,
     read_timeout: Option<Duration>,
-) -> Result<(), BodyError>
+) -> Result<u64, BodyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let mut written = 0u64;
     loop {
         if !buf.is_empty() {
             let n = progress.take(buf.bytes())?;
@@ -249,10 +251,11 @@ where
                     .await
                     .map_err(BodyError::Write)?;
                 buf.consume(n);
+                written += n as u64;
             }
         }
         if progress.done() {
-            return Ok(());
+            return Ok(written);
         }
         let read = buf.fill(src);
         let n = match read_timeout {
@@ -265,7 +268,7 @@ where
         if n == 0 {
             if matches!(progress, BodyProgress::UntilClose) {
                 *progress = BodyProgress::Done;
-                return Ok(());
+                return Ok(written);
             }
             return Err(BodyError::Truncated);
         }
