@@ -281,3 +281,36 @@ fn http_rules_need_http_mode() {
     );
     assert_eq!(alerts(&tcp), Vec::<String>::new());
 }
+
+#[test]
+fn rewrites_and_reject() {
+    let loaded = with_frontend(
+        "  http-request replace-path ^/old/(.*)$ /new/\\1\n  http-request replace-uri ^(.*)$ \\1\n  http-request replace-value X-L ^a$ b\n  http-response replace-value Cache-Control ^private$ public\n  http-request reject if { src 10.0.0.0/8 }\n  http-request replace-path ( /x\n  http-request reject now\n",
+    );
+    let got = alerts(&loaded);
+    assert_located(
+        &got,
+        &[
+            ("t.cfg:13", "regex '(' is invalid"),
+            ("t.cfg:14", "unexpected argument 'now'"),
+        ],
+    );
+    let fe = &loaded.config.proxies[0];
+    assert!(matches!(
+        fe.http_request[0].action,
+        RequestAction::ReplacePath(..)
+    ));
+    assert!(matches!(
+        fe.http_request[1].action,
+        RequestAction::ReplaceUri(..)
+    ));
+    assert!(matches!(
+        fe.http_request[2].action,
+        RequestAction::Header(HeaderAction::ReplaceValue(..))
+    ));
+    assert!(matches!(
+        fe.http_response[0].action,
+        ResponseAction::Header(HeaderAction::ReplaceValue(..))
+    ));
+    assert_eq!(fe.http_request[3].action, RequestAction::Reject);
+}
