@@ -164,6 +164,8 @@ pub fn run(options: RunOptions) -> Result<i32> {
         Ok::<_, anyhow::Error>(handlers.serve(&running, hard_stop_after).await)
     });
     workers.stop();
+    // The last log lines (`Proxy X stopped`) leave before the process does.
+    baton_runtime::log::sink::flush(std::time::Duration::from_millis(500));
     drop(rt);
     Ok(signals::end(result?))
 }

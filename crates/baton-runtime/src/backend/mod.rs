@@ -55,6 +55,8 @@ pub struct Backend {
     pub forwardfor: Option<baton_config::model::ForwardFor>,
     /// `option httpchk` / `http-check expect`, for the health checks.
     pub http_check: Option<HttpCheck>,
+    /// The backend's own rules (`http-request`, `http-response`, `errorfile`), if any.
+    pub rules: Option<Arc<crate::http::rules::ProxyRules>>,
     /// Woken whenever a server connection slot frees (for `maxconn` queueing).
     slot_freed: Arc<Notify>,
     /// Traffic counters for `show stat`.
@@ -68,6 +70,8 @@ pub struct ServerConnection {
     pub stream: TcpStream,
     /// Holds the server's connection count; dropping it frees the slot.
     pub guard: SlotGuard,
+    /// Failed attempts before this connection was made (`%rc` in logs).
+    pub retries: u32,
 }
 
 /// A server slot; frees it and wakes queued requests on drop.
@@ -175,6 +179,7 @@ impl Backend {
             http_connection_mode: proxy.http_connection_mode,
             forwardfor: proxy.forwardfor.clone(),
             http_check: proxy.http_check.clone(),
+            rules: None,
             slot_freed: Arc::new(Notify::new()),
             counters: Arc::default(),
         })
@@ -235,6 +240,7 @@ impl Backend {
                     return Ok(ServerConnection {
                         stream,
                         guard: slot,
+                        retries: attempt,
                     });
                 }
                 Err(e) if attempt >= self.retries => return Err(ConnectError::Failed(e)),

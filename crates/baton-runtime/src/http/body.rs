@@ -268,13 +268,14 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Counting<'_, W> {
 
 /// Forwards a whole body from `src` (through `buf`, which may already hold some of it) to
 /// `dst`. Leaves any bytes after the body in `buf`. An `UntilClose` body ends at end of stream.
+/// Returns the bytes written to `dst`.
 pub async fn forward<R, W>(
     progress: &mut BodyProgress,
     buf: &mut Buf,
     src: &mut R,
     dst: &mut W,
     read_timeout: Option<Duration>,
-) -> Result<(), BodyError>
+) -> Result<u64, BodyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -292,7 +293,7 @@ pub async fn forward_then<R, W>(
     dst: &mut W,
     read_timeout: Option<Duration>,
     read_all: impl FnOnce(),
-) -> Result<(), BodyError>
+) -> Result<u64, BodyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -305,6 +306,7 @@ where
             }
         }
     };
+    let mut written = 0u64;
     loop {
         if !buf.is_empty() {
             let n = progress.take(buf.bytes())?;
@@ -314,11 +316,12 @@ where
                     .await
                     .map_err(BodyError::Write)?;
                 buf.consume(n);
+                written += n as u64;
             }
         }
         if progress.done() {
             signal_done(progress);
-            return Ok(());
+            return Ok(written);
         }
         let read = buf.fill(src);
         let n = match read_timeout {
@@ -332,7 +335,7 @@ where
             if matches!(progress, BodyProgress::UntilClose) {
                 *progress = BodyProgress::Done;
                 signal_done(progress);
-                return Ok(());
+                return Ok(written);
             }
             return Err(BodyError::Truncated);
         }
