@@ -7,15 +7,19 @@
 //! instead of spinning or exiting.
 
 use crate::backend::Backend;
+use crate::dispatch::{Dispatch, LoadGuard, Target};
 use crate::http::errors::reason;
 use crate::lifecycle::{Phase, PhaseWatch};
-use crate::sessions::SessionTracker;
+use crate::sessions::{SessionGuard, SessionTracker};
 use baton_config::model::{ForwardFor, HttpConnectionMode, Mode, Proxy, Timeouts};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// How long the accept loop pauses after a resource-exhaustion error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -105,14 +109,80 @@ fn is_exhaustion(e: &std::io::Error) -> bool {
     )
 }
 
+/// An accepted connection on its way to the worker that serves it, holding everything that
+/// counts it: the `maxconn` slots, the live-session guard (a draining process waits for it)
+/// and the worker's load.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The frontend whose listener accepted it.
+    frontend: Arc<Frontend>,
+    /// The socket, non-blocking, not yet registered with any worker's poller.
+    stream: std::net::TcpStream,
+    /// The client's address.
+    peer: SocketAddr,
+    /// The global and frontend `maxconn` slots it occupies.
+    permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    /// Counts it as a live session until it ends.
+    guard: SessionGuard,
+    /// Counts it on the worker serving it.
+    load: LoadGuard<Accepted>,
+}
+
+/// The accept side of the worker threads: the shared dispatcher and this worker's index.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Loads and inboxes of every worker.
+    pub dispatch: Arc<Dispatch<Accepted>>,
+    /// This worker's index.
+    pub index: usize,
+}
+
+/// Accepts one connection as a non-blocking socket (`accept4`), not registered with the poller
+/// yet: the worker that will serve it registers it.
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    // SAFETY: accept4 writes at most `len` bytes of address into the zeroed storage that
+    // try_init provides, and a non-negative return is a new descriptor that we own.
+    let (fd, addr) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let fd = libc::accept4(
+                listener.as_raw_fd(),
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if fd < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(OwnedFd::from_raw_fd(fd))
+            }
+        })?
+    };
+    let peer = addr
+        .as_socket()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    Ok((std::net::TcpStream::from(fd), peer))
+}
+
 /// Accepts connections on one listener until the phase reaches `Draining`.
 pub async fn accept_loop(
     frontend: Arc<Frontend>,
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     global_slots: Arc<Semaphore>,
     sessions: SessionTracker,
     mut phase: PhaseWatch,
+    worker: Worker,
 ) {
+    // SAFETY: the AsyncFd owns the listener, whose descriptor stays open and the same until
+    // the AsyncFd is dropped.
+    let listener = match unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) } {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot register a listener: {e}");
+            return;
+        }
+    };
     let mut warned_exhaustion = false;
     loop {
         // Take both slots before accepting, so a full proxy leaves connections queued in the
@@ -128,20 +198,28 @@ pub async fn accept_loop(
         };
         let Some(permits) = permits else { return };
         let accepted = tokio::select! {
-            a = listener.accept() => a,
+            a = listener.async_io(Interest::READABLE, accept_nonblocking) => a,
             _ = phase.wait_for(|p| *p >= Phase::Draining) => return,
         };
         match accepted {
             Ok((stream, peer)) => {
                 warned_exhaustion = false;
-                let frontend = Arc::clone(&frontend);
-                let guard = sessions.enter();
-                let phase = phase.clone();
-                tokio::spawn(async move {
-                    serve(frontend, stream, peer, phase).await;
-                    drop(permits);
-                    drop(guard);
-                });
+                let (target, load) = worker.dispatch.choose(worker.index);
+                let accepted = Accepted {
+                    frontend: Arc::clone(&frontend),
+                    stream,
+                    peer,
+                    permits,
+                    guard: sessions.enter(),
+                    load,
+                };
+                let here = match target {
+                    Target::Here => Some(accepted),
+                    Target::Worker(i) => worker.dispatch.send(i, accepted).err(),
+                };
+                if let Some(accepted) = here {
+                    spawn_session(accepted, phase.clone());
+                }
             }
             Err(e) if is_exhaustion(&e) => {
                 if !warned_exhaustion {
@@ -154,6 +232,36 @@ pub async fn accept_loop(
             Err(e) => {
                 tracing::debug!(frontend = %frontend.name, error = %e, "accept failed");
             }
+        }
+    }
+}
+
+/// Serves the connections other workers pass to this one, until every accept loop has ended.
+pub async fn inbox(mut receiver: mpsc::UnboundedReceiver<Accepted>, phase: PhaseWatch) {
+    while let Some(accepted) = receiver.recv().await {
+        spawn_session(accepted, phase.clone());
+    }
+}
+
+/// Registers an accepted connection with this worker's poller and serves it in a new task.
+fn spawn_session(accepted: Accepted, phase: PhaseWatch) {
+    let Accepted {
+        frontend,
+        stream,
+        peer,
+        permits,
+        guard,
+        load,
+    } = accepted;
+    match TcpStream::from_std(stream) {
+        Ok(stream) => {
+            tokio::spawn(async move {
+                serve(frontend, stream, peer, phase).await;
+                drop((permits, guard, load));
+            });
+        }
+        Err(e) => {
+            tracing::debug!(frontend = %frontend.name, error = %e, "cannot register a connection")
         }
     }
 }

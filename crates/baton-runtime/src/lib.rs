@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod counters;
+pub mod dispatch;
 pub mod frontend;
 pub mod handover;
 pub mod http;

@@ -3,6 +3,7 @@
 //! through the lifecycle.
 
 use crate::backend::{health, Backend};
+use crate::dispatch::Dispatch;
 use crate::frontend::{self, Frontend};
 use crate::handover::inherited::{self, Address, Inherited, Wanted};
 use crate::handover::server::ExportedSocket;
@@ -297,21 +298,29 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
     });
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     let acceptors = SessionTracker::default();
+    // Each worker serves, besides what it accepts, the connections others pass to it when
+    // their load is uneven; its inbox closes when every accept loop has ended.
+    let (dispatch, inboxes) = Dispatch::new(workers.len());
+    for (worker, inbox) in workers.iter().zip(inboxes) {
+        worker.spawn(frontend::inbox(inbox, lifecycle.watch()));
+    }
     for (frontend, listener) in bound.listeners {
-        for worker in workers {
+        for (index, worker) in workers.iter().enumerate() {
             let listener = listener.try_clone()?;
             let (frontend, slots) = (Arc::clone(&frontend), Arc::clone(&global_slots));
             let (sessions, phase) = (sessions.clone(), lifecycle.watch());
             let guard = acceptors.enter();
+            let me = frontend::Worker {
+                dispatch: Arc::clone(&dispatch),
+                index,
+            };
             worker.spawn(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => frontend::accept_loop(frontend, l, slots, sessions, phase).await,
-                    Err(e) => tracing::error!("cannot register a listener: {e}"),
-                }
+                frontend::accept_loop(frontend, listener, slots, sessions, phase, me).await;
                 drop(guard);
             });
         }
     }
+    drop(dispatch);
     let (stop_checks, checks_stopped) = tokio::sync::watch::channel(false);
     for backend in bound.backends.values() {
         for server in backend.servers.iter().filter(|s| s.options.check) {
