@@ -255,8 +255,11 @@ fn spawn_session(accepted: Accepted, phase: PhaseWatch) {
     } = accepted;
     match TcpStream::from_std(stream) {
         Ok(stream) => {
+            // The session's future is several kilobytes; boxed, the task holds a pointer, and
+            // spawning it (which moves the future more than once) copies 8 bytes, not all that.
+            let session = Box::pin(serve(frontend, stream, peer, phase));
             tokio::spawn(async move {
-                serve(frontend, stream, peer, phase).await;
+                session.await;
                 drop((permits, guard, load));
             });
         }
