@@ -21,6 +21,9 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
+/// The period of the worker's heartbeat timer (see [`inbox`]).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// How long the accept loop pauses after a resource-exhaustion error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -237,9 +240,22 @@ pub async fn accept_loop(
 }
 
 /// Serves the connections other workers pass to this one, until every accept loop has ended.
+///
+/// It also keeps a one-second timer armed on the worker for as long as it accepts. tokio wakes
+/// its own poller (a write to an eventfd) whenever a timer is set earlier than the earliest
+/// one it knows of; with a timer always due within a second, arming a connection's `timeout
+/// connect` or `timeout server` (seconds away) no longer costs that system call.
 pub async fn inbox(mut receiver: mpsc::UnboundedReceiver<Accepted>, phase: PhaseWatch) {
-    while let Some(accepted) = receiver.recv().await {
-        spawn_session(accepted, phase.clone());
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            accepted = receiver.recv() => match accepted {
+                Some(accepted) => spawn_session(accepted, phase.clone()),
+                None => return,
+            },
+            _ = tick.tick() => {}
+        }
     }
 }
 
