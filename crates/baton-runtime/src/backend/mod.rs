@@ -109,6 +109,35 @@ pub fn resolve(host: &Host, port: Option<u16>) -> std::io::Result<SocketAddr> {
     }
 }
 
+/// Connects to a server: a non-blocking socket with `TCP_NODELAY`, `connect`, then wait until
+/// the poller says the socket is writable. A refused or unreachable connection shows as a
+/// closed or failed socket, and only then is the error read (`SO_ERROR`); tokio's own connect
+/// reads it after every connection, one system call per request in `Connection: close` mode.
+async fn connect_tcp(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nodelay(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    let ready = stream
+        .ready(tokio::io::Interest::WRITABLE | tokio::io::Interest::ERROR)
+        .await?;
+    if ready.is_error() || ready.is_write_closed() {
+        return Err(stream.take_error()?.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "connection failed")
+        }));
+    }
+    Ok(stream)
+}
+
 impl Backend {
     /// Builds the runtime backend of a proxy with backend capability (names resolved here).
     pub fn new(proxy: &Proxy) -> std::io::Result<Self> {
@@ -181,7 +210,7 @@ impl Backend {
             if server.port_from_client {
                 addr.set_port(client_port);
             }
-            let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            let result = match tokio::time::timeout(timeout, connect_tcp(addr)).await {
                 Ok(Ok(stream)) => Ok(stream),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(std::io::Error::new(
@@ -191,7 +220,6 @@ impl Backend {
             };
             match result {
                 Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
                     return Ok(ServerConnection {
                         stream,
                         guard: slot,
@@ -212,5 +240,22 @@ impl Backend {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connect_tcp_reports_success_and_refusal() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = connect_tcp(addr).await.unwrap();
+        assert!(stream.nodelay().unwrap());
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+        drop(listener); // the port now refuses
+        let err = connect_tcp(addr).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     }
 }
