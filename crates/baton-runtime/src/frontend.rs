@@ -177,6 +177,9 @@ pub async fn accept_loop(
     mut phase: PhaseWatch,
     worker: Worker,
 ) {
+    // Linux gives accepted sockets the listener's TCP_NODELAY: set once here rather than once
+    // per connection (a system call each).
+    let nodelay_inherited = socket2::SockRef::from(&listener).set_nodelay(true).is_ok();
     // SAFETY: the AsyncFd owns the listener, whose descriptor stays open and the same until
     // the AsyncFd is dropped.
     let listener = match unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) } {
@@ -207,6 +210,9 @@ pub async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 warned_exhaustion = false;
+                if !nodelay_inherited {
+                    let _ = stream.set_nodelay(true);
+                }
                 let (target, load) = worker.dispatch.choose(worker.index);
                 let accepted = Accepted {
                     frontend: Arc::clone(&frontend),
@@ -292,7 +298,6 @@ async fn serve(
     peer: SocketAddr,
     phase: PhaseWatch,
 ) {
-    let _ = stream.set_nodelay(true);
     let live = frontend.counters.enter();
     match frontend.mode {
         Mode::Http => {
@@ -307,4 +312,23 @@ async fn serve(
         }
     }
     drop(live);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_from_the_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _plain = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, _) = accept_nonblocking(&listener).unwrap();
+        assert!(!accepted.nodelay().unwrap(), "control: off by default");
+        socket2::SockRef::from(&listener).set_nodelay(true).unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, peer) = accept_nonblocking(&listener).unwrap();
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(peer, client.local_addr().unwrap());
+    }
 }
