@@ -8,18 +8,22 @@
 //! resumed; a soft stop ends the loop, after the frontend's `grace` if it has one.
 
 use crate::backend::Backend;
+use crate::dispatch::{Dispatch, LoadGuard, Target};
 use crate::drain::DrainPolicy;
 use crate::http::rules::ProxyRules;
 use crate::lifecycle::{Phase, PhaseWatch};
 use crate::log::record::{self, Record};
 use crate::pause::LoopGuard;
-use crate::sessions::SessionTracker;
+use crate::sessions::{SessionGuard, SessionTracker};
 use baton_config::model::{ForwardFor, HttpConnectionMode, Mode, Proxy, Timeouts};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// How long the accept loop pauses after a resource-exhaustion error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -116,6 +120,62 @@ fn is_exhaustion(e: &std::io::Error) -> bool {
     )
 }
 
+/// An accepted connection on its way to the worker that serves it, holding everything that
+/// counts it: the `maxconn` slots, the live-session guard (a draining process waits for it)
+/// and the worker's load.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The frontend whose listener accepted it.
+    frontend: Arc<Frontend>,
+    /// The socket, non-blocking, not yet registered with any worker's poller.
+    stream: std::net::TcpStream,
+    /// The client's address.
+    peer: SocketAddr,
+    /// The global and frontend `maxconn` slots it occupies.
+    permits: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+    /// Counts it as a live session until it ends.
+    guard: SessionGuard,
+    /// Counts it on the worker serving it.
+    load: LoadGuard<Accepted>,
+}
+
+/// The accept side of the worker threads: the shared dispatcher and this worker's index.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    /// Loads and inboxes of every worker.
+    pub dispatch: Arc<Dispatch<Accepted>>,
+    /// This worker's index.
+    pub index: usize,
+}
+
+/// Accepts one connection as a non-blocking socket (`accept4`), not registered with the poller
+/// yet: the worker that will serve it registers it.
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> std::io::Result<(std::net::TcpStream, SocketAddr)> {
+    // SAFETY: accept4 writes at most `len` bytes of address into the zeroed storage that
+    // try_init provides, and a non-negative return is a new descriptor that we own.
+    let (fd, addr) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let fd = libc::accept4(
+                listener.as_raw_fd(),
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if fd < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(OwnedFd::from_raw_fd(fd))
+            }
+        })?
+    };
+    let peer = addr
+        .as_socket()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    Ok((std::net::TcpStream::from(fd), peer))
+}
+
 /// Why [`accept_until`] returned.
 enum Left {
     /// The listener was paused: deregister until it resumes.
@@ -136,8 +196,25 @@ async fn stop_accepting(mut phase: PhaseWatch, grace: Option<Duration>) {
     }
 }
 
+/// What every accept on one listener shares, lent to [`accept_until`].
+struct AcceptContext {
+    /// The listener's frontend.
+    frontend: Arc<Frontend>,
+    /// The global `maxconn` slots.
+    global_slots: Arc<Semaphore>,
+    /// Live sessions, which a draining process waits for.
+    sessions: SessionTracker,
+    /// The lifecycle, handed to each session.
+    phase: PhaseWatch,
+    /// Where accepted connections are served.
+    worker: Worker,
+    /// Accepted sockets inherit `TCP_NODELAY` from the listener (else set per connection).
+    nodelay_inherited: bool,
+}
+
 /// Accepts connections on one listener until the soft stop (and the frontend's grace) ends it.
-/// `hold` keeps the listener's pause control alive while the loop runs.
+/// `hold` keeps the listener's pause control alive while the loop runs; while paused, the
+/// listener is out of the poller.
 pub async fn accept_loop(
     frontend: Arc<Frontend>,
     listener: std::net::TcpListener,
@@ -145,10 +222,22 @@ pub async fn accept_loop(
     global_slots: Arc<Semaphore>,
     sessions: SessionTracker,
     phase: PhaseWatch,
+    worker: Worker,
 ) {
+    // Linux gives accepted sockets the listener's TCP_NODELAY: set once here rather than once
+    // per connection (a system call each).
+    let nodelay_inherited = socket2::SockRef::from(&listener).set_nodelay(true).is_ok();
     let mut paused = hold.control().watch();
     let stop = stop_accepting(phase.clone(), frontend.grace);
     tokio::pin!(stop);
+    let cx = AcceptContext {
+        frontend,
+        global_slots,
+        sessions,
+        phase,
+        worker,
+        nodelay_inherited,
+    };
     let mut std_listener = listener;
     loop {
         tokio::select! {
@@ -156,47 +245,36 @@ pub async fn accept_loop(
             _ = &mut stop => return,
         }
         // A fresh registration: one that saw the pause's hang-up would report it forever.
-        let listener = match TcpListener::from_std(std_listener) {
-            Ok(l) => l,
-            Err(e) => return tracing::error!("cannot register a listener: {e}"),
-        };
-        let left = accept_until(
-            &frontend,
-            &listener,
-            &global_slots,
-            &sessions,
-            &phase,
-            &mut paused,
-            stop.as_mut(),
-        )
-        .await;
+        // SAFETY: the AsyncFd owns the listener, whose descriptor stays open and the same until
+        // it is taken back out with `into_inner`.
+        let listener =
+            match unsafe { AsyncFd::register_with_interest(std_listener, Interest::READABLE) } {
+                Ok(l) => l,
+                Err(e) => return tracing::error!("cannot register a listener: {e}"),
+            };
+        let left = accept_until(&cx, &listener, &mut paused, stop.as_mut()).await;
         if matches!(left, Left::Stopped) {
             return;
         }
         // Paused: leave the poller until resumed.
-        std_listener = match listener.into_std() {
-            Ok(l) => l,
-            Err(e) => return tracing::error!("cannot deregister a listener: {e}"),
-        };
+        std_listener = listener.into_inner();
     }
 }
 
 /// Accepts connections until the listener is paused or must stop.
 async fn accept_until(
-    frontend: &Arc<Frontend>,
-    listener: &TcpListener,
-    global_slots: &Arc<Semaphore>,
-    sessions: &SessionTracker,
-    phase: &PhaseWatch,
+    cx: &AcceptContext,
+    listener: &AsyncFd<std::net::TcpListener>,
     paused: &mut tokio::sync::watch::Receiver<bool>,
     mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> Left {
+    let frontend = &cx.frontend;
     let mut warned_exhaustion = false;
     loop {
         // Take both slots before accepting, so a full proxy leaves connections queued in the
         // kernel rather than accepting and dropping them.
         let acquire = async {
-            let global = Arc::clone(global_slots).acquire_owned().await.ok()?;
+            let global = Arc::clone(&cx.global_slots).acquire_owned().await.ok()?;
             let local = Arc::clone(&frontend.slots).acquire_owned().await.ok()?;
             Some((global, local))
         };
@@ -209,20 +287,32 @@ async fn accept_until(
             return Left::Stopped;
         };
         let accepted = tokio::select! {
-            a = listener.accept() => a,
+            a = listener.async_io(Interest::READABLE, accept_nonblocking) => a,
             _ = paused.wait_for(|p| *p) => return Left::Paused,
             _ = stop.as_mut() => return Left::Stopped,
         };
         match accepted {
             Ok((stream, peer)) => {
                 warned_exhaustion = false;
-                let frontend = Arc::clone(frontend);
-                let guard = sessions.enter();
-                let phase = phase.clone();
-                tokio::spawn(async move {
-                    serve(frontend, stream, peer, phase, guard).await;
-                    drop(permits);
-                });
+                if !cx.nodelay_inherited {
+                    let _ = stream.set_nodelay(true);
+                }
+                let (target, load) = cx.worker.dispatch.choose(cx.worker.index);
+                let accepted = Accepted {
+                    frontend: Arc::clone(frontend),
+                    stream,
+                    peer,
+                    permits,
+                    guard: cx.sessions.enter(),
+                    load,
+                };
+                let here = match target {
+                    Target::Here => Some(accepted),
+                    Target::Worker(i) => cx.worker.dispatch.send(i, accepted).err(),
+                };
+                if let Some(accepted) = here {
+                    spawn_session(accepted, cx.phase.clone());
+                }
             }
             Err(e) if is_exhaustion(&e) => {
                 if !warned_exhaustion {
@@ -239,6 +329,39 @@ async fn accept_until(
     }
 }
 
+/// Serves the connections other workers pass to this one, until every accept loop has ended.
+pub async fn inbox(mut receiver: mpsc::UnboundedReceiver<Accepted>, phase: PhaseWatch) {
+    while let Some(accepted) = receiver.recv().await {
+        spawn_session(accepted, phase.clone());
+    }
+}
+
+/// Registers an accepted connection with this worker's poller and serves it in a new task.
+fn spawn_session(accepted: Accepted, phase: PhaseWatch) {
+    let Accepted {
+        frontend,
+        stream,
+        peer,
+        permits,
+        guard,
+        load,
+    } = accepted;
+    match TcpStream::from_std(stream) {
+        Ok(stream) => {
+            // The session's future is several kilobytes; boxed, the task holds a pointer, and
+            // spawning it (which moves the future more than once) copies 8 bytes, not all that.
+            let session = Box::pin(serve(frontend, stream, peer, phase, guard));
+            tokio::spawn(async move {
+                session.await;
+                drop((permits, load));
+            });
+        }
+        Err(e) => {
+            tracing::debug!(frontend = %frontend.name, error = %e, "cannot register a connection")
+        }
+    }
+}
+
 /// Serves one accepted connection in the frontend's mode.
 async fn serve(
     frontend: Arc<Frontend>,
@@ -247,7 +370,6 @@ async fn serve(
     phase: PhaseWatch,
     session: crate::sessions::SessionGuard,
 ) {
-    let _ = stream.set_nodelay(true);
     let live = frontend.counters.enter();
     // Only a frontend that logs reads clocks or addresses for its log lines.
     let mut tcp_record = None;
@@ -297,4 +419,23 @@ async fn serve(
     drop(live);
     drop(session);
     drop(stream);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_sockets_inherit_nodelay_from_the_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _plain = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, _) = accept_nonblocking(&listener).unwrap();
+        assert!(!accepted.nodelay().unwrap(), "control: off by default");
+        socket2::SockRef::from(&listener).set_nodelay(true).unwrap();
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let (accepted, peer) = accept_nonblocking(&listener).unwrap();
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(peer, client.local_addr().unwrap());
+    }
 }

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod backend;
 pub mod counters;
+pub mod dispatch;
 pub mod drain;
 pub mod frontend;
 pub mod handover;

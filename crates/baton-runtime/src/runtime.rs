@@ -3,6 +3,7 @@
 //! through the lifecycle.
 
 use crate::backend::{health, Backend};
+use crate::dispatch::Dispatch;
 use crate::drain::DrainPolicy;
 use crate::frontend::{self, Frontend};
 use crate::handover::inherited::{self, Address, Inherited, Wanted};
@@ -378,19 +379,30 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
     }
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     let acceptors = SessionTracker::default();
+    // Each worker serves, besides what it accepts, the connections others pass to it when
+    // their load is uneven; its inbox closes when every accept loop has ended.
+    let (dispatch, inboxes) = Dispatch::new(workers.len());
+    for (worker, inbox) in workers.iter().zip(inboxes) {
+        worker.spawn(frontend::inbox(inbox, lifecycle.watch()));
+    }
     for (l, control) in bound.listeners.into_iter().zip(&controls) {
-        for worker in workers {
+        for (index, worker) in workers.iter().enumerate() {
             let listener = l.socket.try_clone()?;
             let (frontend, slots) = (Arc::clone(&l.frontend), Arc::clone(&global_slots));
             let (sessions, phase) = (sessions.clone(), lifecycle.watch());
             let guard = acceptors.enter();
             let hold = control.enter();
+            let me = frontend::Worker {
+                dispatch: Arc::clone(&dispatch),
+                index,
+            };
             worker.spawn(async move {
-                frontend::accept_loop(frontend, listener, hold, slots, sessions, phase).await;
+                frontend::accept_loop(frontend, listener, hold, slots, sessions, phase, me).await;
                 drop(guard);
             });
         }
     }
+    drop(dispatch);
     crate::log::register_servers(&bound.backends);
     let (stop_checks, checks_stopped) = tokio::sync::watch::channel(false);
     for backend in bound.backends.values() {

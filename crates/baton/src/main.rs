@@ -10,6 +10,12 @@ use baton_config::keywords::KeywordTable;
 use clap::Parser;
 use cli::{Cli, ListFormat};
 
+/// mimalloc instead of glibc's malloc: the request path allocates and frees small blocks
+/// (task, buffers, head rewrites) on every connection, and mimalloc's per-thread free lists
+/// make that cheaper (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The version line printed by `-v` and in `-c` notices.
 pub fn version() -> String {
     format!(

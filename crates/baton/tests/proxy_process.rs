@@ -614,3 +614,103 @@ fn close_spread_time_infinite_keeps_connections_alive() {
     let status = baton.wait_exit(WAIT).expect("no exit");
     assert_eq!(status.code(), Some(0));
 }
+
+/// Established client connections to `port` that each of `pid`'s pollers (one epoll instance
+/// per worker thread) watches, from /proc: a connection is served by the worker whose poller
+/// holds it. The last number counts established connections that no poller holds.
+fn connections_per_worker(pid: u32, port: u16) -> Vec<usize> {
+    // Inodes of established sockets whose local port is `port` (the proxy's side).
+    let mut inodes = std::collections::HashSet::new();
+    for line in std::fs::read_to_string("/proc/net/tcp")
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let local_port = f[1].rsplit(':').next().unwrap();
+        if u16::from_str_radix(local_port, 16) == Ok(port) && f[3] == "01" {
+            inodes.insert(f[9].parse::<u64>().unwrap());
+        }
+    }
+    // Each epoll instance once (tokio keeps a duplicate descriptor of its poller, with the same
+    // fdinfo); its `tfd:` lines name the watched files' inodes in hex.
+    let mut pollers = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::read_link(&path)
+            .map_or(true, |t| t.to_string_lossy() != "anon_inode:[eventpoll]")
+        {
+            continue;
+        }
+        let fd = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Ok(info) = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+            continue;
+        };
+        let watched = info
+            .lines()
+            .filter(|l| l.starts_with("tfd:"))
+            .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("ino:")))
+            .filter_map(|hex| u64::from_str_radix(hex, 16).ok())
+            .filter(|ino| inodes.contains(ino))
+            .count();
+        pollers.insert(info, watched);
+    }
+    let mut counts: Vec<usize> = pollers.into_values().collect();
+    counts.sort_unstable();
+    // The connections no poller holds, last (0 once every accepted connection is registered).
+    counts.push(inodes.len() - counts.iter().sum::<usize>().min(inodes.len()));
+    counts
+}
+
+/// Opens `n` keep-alive connections at once (they wait together in the accept queue, as a
+/// load generator's do), then has each answered once and leaves them open.
+fn open_keep_alive(port: u16, n: usize) -> Vec<std::io::BufReader<std::net::TcpStream>> {
+    use std::io::Write;
+    let mut open: Vec<_> = (0..n).map(|_| connect(port)).collect();
+    for s in &mut open {
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    open.into_iter()
+        .map(|s| {
+            let mut r = std::io::BufReader::new(s);
+            assert_eq!(read_response(&mut r).unwrap().status, 200);
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn connections_spread_over_the_worker_threads() {
+    let port = free_port();
+    let cfg = |threads: u32| {
+        format!(
+            "global\n    nbthread {threads}\n\
+             defaults\n    mode http\n    timeout client 60s\n\
+             frontend f\n    bind 127.0.0.1:{port}\n    http-request return status 200\n"
+        )
+    };
+    // Control: with one thread, one poller holds every connection (what an unbalanced
+    // process looks like through this measurement).
+    let baton = Baton::start(&cfg(1), port);
+    let open = open_keep_alive(port, 20);
+    assert!(
+        wait_until(WAIT, || connections_per_worker(baton.pid, port) == [20, 0]),
+        "{:?}",
+        connections_per_worker(baton.pid, port)
+    );
+    drop((open, baton));
+
+    // Two threads: connections that arrive together (whichever thread wakes first would accept
+    // them all) end up on both, within the dispatch slack.
+    let baton = Baton::start(&cfg(2), port);
+    let open = open_keep_alive(port, 20);
+    let mut seen = Vec::new();
+    assert!(
+        wait_until(WAIT, || {
+            seen = connections_per_worker(baton.pid, port);
+            seen.len() == 3 && seen[..2].iter().sum::<usize>() == 20 && seen[0] >= 8
+        }),
+        "connections per worker, then unregistered: {seen:?}"
+    );
+    drop(open);
+}

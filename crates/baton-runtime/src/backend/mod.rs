@@ -236,7 +236,6 @@ impl Backend {
             };
             match result {
                 Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
                     return Ok(ServerConnection {
                         stream,
                         guard: slot,
