@@ -59,6 +59,11 @@ pub struct Cli {
     #[arg(short = 'S', value_name = "ADDR")]
     pub master_cli: Option<String>,
 
+    /// Send COMMAND to the master CLI given with -S, print the answer, and exit (non-zero when
+    /// a `reload` answered Success=0): `baton --cli reload -S /run/baton-master.sock`.
+    #[arg(long = "cli", value_name = "COMMAND", requires = "master_cli")]
+    pub cli_command: Option<String>,
+
     /// Stay in the foreground even with `daemon` in the configuration; written -db.
     #[arg(long = "db")]
     pub no_background: bool,
@@ -117,6 +122,15 @@ mod tests {
         let cli = parse(&["baton", "-f", "a.cfg", "-sf", "-c"]);
         assert!(cli.soft_stop.is_empty());
         assert!(cli.check);
+    }
+
+    #[test]
+    fn cli_client() {
+        let cli = parse(&["baton", "--cli", "show proc", "-S", "/run/m.sock"]);
+        assert_eq!(cli.cli_command.as_deref(), Some("show proc"));
+        assert!(
+            Cli::try_parse_from(normalize(["baton", "--cli", "reload"].map(String::from))).is_err()
+        );
     }
 
     #[test]
