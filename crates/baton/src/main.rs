@@ -57,7 +57,7 @@ fn run(cli: Cli) -> i32 {
         return check_mode::run(&cli.files, cli.quiet);
     }
     if let Some(command) = &cli.cli_command {
-        return cli_client::run(cli.master_cli.as_deref().unwrap_or_default(), command);
+        return cli_client::run(&cli.master_cli[0], command);
     }
     logging::init(cli.quiet);
     let worker_ipc = match mworker::worker::ipc_from_env() {
@@ -112,7 +112,7 @@ fn run(cli: Cli) -> i32 {
 fn master_worker_wanted(cli: &Cli) -> bool {
     cli.master_worker
         || cli.master_worker_systemd
-        || cli.master_cli.is_some()
+        || !cli.master_cli.is_empty()
         || baton_config::load_paths(&cli.files)
             .config
             .global

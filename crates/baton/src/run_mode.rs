@@ -230,7 +230,13 @@ pub fn run(mut options: RunOptions) -> Result<i32> {
             }
             _ = usr1.recv() => {
                 tracing::info!("soft stop requested (SIGUSR1)");
-                running.soft_stop(hard_stop_after).await;
+                // A hard stop still ends a soft stop early (the master's
+                // mworker-max-reloads, systemd's stop, an impatient operator).
+                tokio::select! {
+                    _ = running.soft_stop(hard_stop_after) => {}
+                    _ = term.recv() => running.stop(),
+                    _ = int.recv() => running.stop(),
+                }
             }
             _ = term.recv() => running.stop(),
             _ = int.recv() => running.stop(),

@@ -40,8 +40,8 @@ pub struct MasterOptions {
     pub foreground: bool,
     /// `-p`: the master's pid file.
     pub pidfile: Option<PathBuf>,
-    /// `-S` specification.
-    pub master_cli: Option<String>,
+    /// `-S` specifications.
+    pub master_cli: Vec<String>,
     /// `-x` for the first worker (taking over from a single-process baton or haproxy).
     pub take_sockets_from: Option<PathBuf>,
     /// `-sf` pids, soft-stopped once the first worker serves.
@@ -188,7 +188,7 @@ pub fn run(options: MasterOptions) -> Result<i32> {
             anyhow::bail!("Fatal errors found in configuration.");
         };
         binary = std::env::current_exe().context("cannot resolve the binary's path")?;
-        if let Some(spec) = &options.master_cli {
+        for spec in &options.master_cli {
             let spec = console::parse_spec(spec).map_err(anyhow::Error::msg)?;
             let (fd, kind) = console::bind(&spec)
                 .with_context(|| format!("cannot bind the master CLI socket {spec:?}"))?;
