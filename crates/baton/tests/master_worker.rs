@@ -568,7 +568,7 @@ fn reload_loop(
         std::thread::sleep(interval);
         m.signal(Signal::SIGUSR2);
         sent += 1;
-        if !mid_done && sent == 20 {
+        if !mid_done && sent == 5 {
             mid_done = true;
             mid_loop(m);
         }
@@ -626,7 +626,13 @@ fn reload_loop_through_the_master_loses_nothing() {
         });
         let good = std::fs::read_to_string(m.path("baton.cfg")).unwrap();
         let mut broken_answer = String::new();
-        let (r, (reloads, failed)) = reload_loop(&m, requests(), keep_alive, interval, |m| {
+        // Keep-alive clients are several times faster: give them as many reloads.
+        let n = if keep_alive {
+            requests() * 4
+        } else {
+            requests()
+        };
+        let (r, (reloads, failed)) = reload_loop(&m, n, keep_alive, interval, |m| {
             // A broken configuration pushed mid-loop: reported, and nothing is lost.
             std::fs::write(m.path("baton.cfg"), format!("{good}    bogus-keyword\n")).unwrap();
             broken_answer = m.cli("reload");
@@ -639,7 +645,7 @@ fn reload_loop_through_the_master_loses_nothing() {
         assert!(reloads >= 10, "too few reloads: {reloads}");
         assert!(failed >= 1, "the broken configuration was not counted");
         assert!(!r.aborted, "ab aborted: {r:?}");
-        assert_eq!(r.complete, requests(), "{r:?}");
+        assert_eq!(r.complete, n, "{r:?}");
         assert_eq!(
             r.lost, 0,
             "lost with stats socket {stats_env}, keep-alive {keep_alive}: {r:?}"

@@ -147,8 +147,11 @@ pub struct Master {
     pub workers: Vec<Worker>,
     /// Master CLI listeners, to carry across exec.
     pub listeners: Vec<CarriedListener>,
-    /// CLI connections waiting for the current (or next) reload's answer.
+    /// CLI connections waiting for the answer of the reload in progress.
     pub clients: Vec<OwnedFd>,
+    /// CLI connections that asked while a reload was in progress: the next reload answers them
+    /// (it is the one that reads the configuration they want).
+    pub queued_clients: Vec<OwnedFd>,
     /// Messages of the reload in progress, for those clients.
     pub messages: Vec<String>,
     /// A reload was asked for while another was in progress.
@@ -380,10 +383,12 @@ impl Master {
     /// success). While another reload runs, this one waits for it.
     pub fn request_reload(this: &Rc<RefCell<Master>>, client: Option<OwnedFd>) {
         let mut m = this.borrow_mut();
-        m.clients.extend(client);
+        m.queued_clients.extend(client);
         match m.state {
             MasterState::Running => {}
             MasterState::Stopping => {
+                let queued = std::mem::take(&mut m.queued_clients);
+                m.clients.extend(queued);
                 m.messages
                     .push(line("[ALERT]   ", "the master is stopping"));
                 m.answer(false);
@@ -394,6 +399,8 @@ impl Master {
                 return;
             }
         }
+        let queued = std::mem::take(&mut m.queued_clients);
+        m.clients.extend(queued);
         m.set_state(MasterState::Reloading);
         m.reloads += 1;
         m.messages.clear();
@@ -513,6 +520,8 @@ impl Master {
             self.exit_code = code;
             self.notifier.stopping("Stopping.");
             self.set_state(MasterState::Stopping);
+            let queued = std::mem::take(&mut self.queued_clients);
+            self.clients.extend(queued);
             self.messages
                 .push(line("[ALERT]   ", "the master is stopping"));
             self.answer(false);

@@ -252,6 +252,7 @@ pub fn run(options: MasterOptions) -> Result<i32> {
             workers: Vec::new(),
             listeners: listeners.iter().map(|(_, l)| l.clone()).collect(),
             clients: Vec::new(),
+            queued_clients: Vec::new(),
             messages: Vec::new(),
             reload_pending: false,
             notifier,
