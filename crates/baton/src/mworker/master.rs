@@ -421,7 +421,20 @@ impl Master {
     pub fn continue_reload(this: &Rc<RefCell<Master>>) {
         let handover = {
             let m = this.borrow();
-            match std::env::var_os("HAPROXY_STATS_SOCKET").filter(|v| !v.is_empty()) {
+            let stats = std::env::var_os("HAPROXY_STATS_SOCKET").filter(|v| !v.is_empty());
+            let usable = |p: &std::ffi::OsString| {
+                use std::os::unix::fs::FileTypeExt;
+                // `/dev/null` is HAProxy's "take nothing"; anything else must be a socket.
+                p == "/dev/null"
+                    || std::fs::metadata(p).is_ok_and(|meta| meta.file_type().is_socket())
+            };
+            if let Some(path) = stats.as_ref().filter(|p| !usable(p)) {
+                tracing::warn!(
+                    "HAPROXY_STATS_SOCKET={} is not a socket: taking the listeners over the socketpair",
+                    path.to_string_lossy()
+                );
+            }
+            match stats.filter(usable) {
                 Some(path) => Handover::Path(path.into()),
                 None => match m.current() {
                     Some(w) => Handover::FromWorker(Rc::clone(&w.ipc)),
