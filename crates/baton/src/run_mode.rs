@@ -104,7 +104,7 @@ fn signal_pids(pids: &[u32], signal: Signal) {
 /// The signals baton handles. They are blocked from the first instruction until their handlers
 /// exist, so a `-sf` from the next generation that arrives early is delivered late instead of
 /// killing this process with the default action.
-fn handled_signals() -> nix::sys::signal::SigSet {
+pub(crate) fn handled_signals() -> nix::sys::signal::SigSet {
     let mut set = nix::sys::signal::SigSet::empty();
     for s in [
         Signal::SIGUSR1,
