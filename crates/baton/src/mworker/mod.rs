@@ -95,7 +95,7 @@ fn load_config(
 /// The signals the master handles (the proxy's, and SIGCHLD), blocked until their handlers
 /// exist (and across exec).
 fn master_signals() -> nix::sys::signal::SigSet {
-    let mut set = crate::run_mode::handled_signals();
+    let mut set = crate::signals::handled();
     set.add(Signal::SIGCHLD);
     set
 }
@@ -242,6 +242,9 @@ pub fn run(options: MasterOptions) -> Result<i32> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut chld = signal(SignalKind::child())?;
+        let mut ttou = signal(SignalKind::from_raw(Signal::SIGTTOU as i32))?;
+        let mut ttin = signal(SignalKind::from_raw(Signal::SIGTTIN as i32))?;
+        let mut quit = signal(SignalKind::quit())?;
         master_signals().thread_unblock()?;
         let mut m = Master {
             settings,
@@ -334,6 +337,10 @@ pub fn run(options: MasterOptions) -> Result<i32> {
                 _ = term.recv() => master.borrow_mut().stop_all(Signal::SIGTERM, 143),
                 _ = int.recv() => master.borrow_mut().stop_all(Signal::SIGTERM, 130),
                 _ = chld.recv() => Master::reap(&master),
+                // Pause / resume go to the workers, which refuse them on shared listeners.
+                _ = ttou.recv() => master.borrow().signal_workers(Signal::SIGTTOU),
+                _ = ttin.recv() => master.borrow().signal_workers(Signal::SIGTTIN),
+                _ = quit.recv() => tracing::warn!("SIGQUIT received: nothing to dump."),
                 _ = tick.tick() => {
                     Master::reap(&master);
                     master.borrow_mut().kill_stragglers();
