@@ -301,6 +301,9 @@ pub struct Running {
     stats_sessions: SessionTracker,
     /// Stops the health checks.
     stop_checks: tokio::sync::watch::Sender<bool>,
+    /// What the runtime API sees, to serve connections that arrive other than through a stats
+    /// socket (from the master in master-worker mode).
+    pub api: Arc<ApiContext>,
     /// Every frontend listener's pause control (SIGTTOU / SIGTTIN).
     listeners: Vec<Arc<ListenerControl>>,
     /// How a soft stop ends client connections; told when draining begins.
@@ -426,6 +429,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         stats_sessions: ctx.stats_sessions.clone(),
         backends: bound.backends,
         stop_checks,
+        api: ctx,
         listeners: controls,
         drain: bound.drain,
         grace: bound.grace,
