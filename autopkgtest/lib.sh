@@ -93,7 +93,7 @@ run_ab() { ab_start "$@"; ab_finish; }
 
 # Number of reloads the master has done (its generation counter), from the master CLI.
 master_reloads() {
-    baton --cli "show proc" -S "$MASTER_SOCK" | awk '$2 == "master" {print $3; exit}'
+    baton --cli "show proc" -S "$MASTER_SOCK" | awk '$2 == "master" {print $4; exit}'
 }
 
 # Stops a process this test started, by pid, and reaps it.

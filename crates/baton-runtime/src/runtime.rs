@@ -248,6 +248,9 @@ pub struct Running {
     stats_sessions: SessionTracker,
     /// Stops the health checks.
     stop_checks: tokio::sync::watch::Sender<bool>,
+    /// What the runtime API sees, to serve connections that arrive other than through a stats
+    /// socket (from the master in master-worker mode).
+    pub api: Arc<ApiContext>,
 }
 
 /// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime; the
@@ -334,6 +337,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         stats_sessions: ctx.stats_sessions.clone(),
         backends: bound.backends,
         stop_checks,
+        api: ctx,
     })
 }
 

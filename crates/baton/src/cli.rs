@@ -55,9 +55,14 @@ pub struct Cli {
     #[arg(long = "Ws")]
     pub master_worker_systemd: bool,
 
-    /// Master CLI address, `ADDR[,mode M][,level L]`.
-    #[arg(short = 'S', value_name = "ADDR")]
-    pub master_cli: Option<String>,
+    /// Master CLI address, `ADDR[,mode M][,level L][,user U][,group G]`; may be repeated.
+    #[arg(short = 'S', value_name = "ADDR", action = ArgAction::Append)]
+    pub master_cli: Vec<String>,
+
+    /// Send COMMAND to the master CLI given with -S, print the answer, and exit (non-zero when
+    /// a `reload` answered Success=0): `baton --cli reload -S /run/baton-master.sock`.
+    #[arg(long = "cli", value_name = "COMMAND", requires = "master_cli")]
+    pub cli_command: Option<String>,
 
     /// Stay in the foreground even with `daemon` in the configuration; written -db.
     #[arg(long = "db")]
@@ -109,7 +114,7 @@ mod tests {
         assert_eq!(cli.files, [PathBuf::from("a.cfg"), PathBuf::from("b.cfg")]);
         assert_eq!(cli.soft_stop, [12, 13]);
         assert_eq!(cli.take_sockets_from, Some(PathBuf::from("/s")));
-        assert_eq!(cli.master_cli.as_deref(), Some("/m"));
+        assert_eq!(cli.master_cli, ["/m"]);
     }
 
     #[test]
@@ -117,6 +122,15 @@ mod tests {
         let cli = parse(&["baton", "-f", "a.cfg", "-sf", "-c"]);
         assert!(cli.soft_stop.is_empty());
         assert!(cli.check);
+    }
+
+    #[test]
+    fn cli_client() {
+        let cli = parse(&["baton", "--cli", "show proc", "-S", "/run/m.sock"]);
+        assert_eq!(cli.cli_command.as_deref(), Some("show proc"));
+        assert!(
+            Cli::try_parse_from(normalize(["baton", "--cli", "reload"].map(String::from))).is_err()
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 mod check_mode;
 mod cli;
+mod cli_client;
 mod logging;
+mod mworker;
+mod notify;
 mod run_mode;
 
 use baton_config::keywords::KeywordTable;
@@ -53,14 +56,38 @@ fn run(cli: Cli) -> i32 {
     if cli.check {
         return check_mode::run(&cli.files, cli.quiet);
     }
-    if cli.master_worker || cli.master_worker_systemd || cli.master_cli.is_some() {
-        eprintln!(
-            "[ALERT]    ({}) : baton: -W, -Ws and -S are not implemented yet.",
-            std::process::id()
-        );
-        return 1;
+    if let Some(command) = &cli.cli_command {
+        return cli_client::run(&cli.master_cli[0], command);
     }
     logging::init(cli.quiet);
+    let worker_ipc = match mworker::worker::ipc_from_env() {
+        Ok(ipc) => ipc,
+        Err(e) => {
+            eprintln!("[ALERT]    ({}) : {e:#}", std::process::id());
+            return 1;
+        }
+    };
+    if worker_ipc.is_none() && master_worker_wanted(&cli) {
+        let options = mworker::MasterOptions {
+            files: cli.files,
+            quiet: cli.quiet,
+            daemon: cli.daemon,
+            systemd: cli.master_worker_systemd,
+            foreground: cli.no_background,
+            pidfile: cli.pidfile,
+            master_cli: cli.master_cli,
+            take_sockets_from: cli.take_sockets_from,
+            soft_stop: cli.soft_stop,
+            hard_stop: cli.hard_stop,
+        };
+        return match mworker::run(options) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("[ALERT]    ({}) : {e:#}", std::process::id());
+                1
+            }
+        };
+    }
     let options = run_mode::RunOptions {
         files: cli.files,
         daemon: cli.daemon,
@@ -70,6 +97,7 @@ fn run(cli: Cli) -> i32 {
         hard_stop: cli.hard_stop,
         quiet: cli.quiet,
         take_sockets_from: cli.take_sockets_from,
+        worker_ipc,
     };
     match run_mode::run(options) {
         Ok(code) => code,
@@ -78,4 +106,15 @@ fn run(cli: Cli) -> i32 {
             1
         }
     }
+}
+
+/// `-W`, `-Ws`, `-S`, or `master-worker` in the configuration's global section.
+fn master_worker_wanted(cli: &Cli) -> bool {
+    cli.master_worker
+        || cli.master_worker_systemd
+        || !cli.master_cli.is_empty()
+        || baton_config::load_paths(&cli.files)
+            .config
+            .global
+            .master_worker
 }

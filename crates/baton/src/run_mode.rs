@@ -32,8 +32,10 @@ pub struct RunOptions {
     pub hard_stop: Vec<u32>,
     /// `-q`.
     pub quiet: bool,
-    /// `-x`: the old process's stats socket to take the listeners from.
+    /// `-x`: the old process's stats socket to take the listeners from (or `sockpair@FD`).
     pub take_sockets_from: Option<PathBuf>,
+    /// In master-worker mode, this worker's end of its socketpair with the master.
+    pub worker_ipc: Option<std::os::fd::OwnedFd>,
 }
 
 /// Prints diagnostics the way `-c` does and fails on alerts.
@@ -54,7 +56,7 @@ fn load(options: &RunOptions) -> Result<baton_config::Config> {
 }
 
 /// Writes the pid file (atomically: a temporary file renamed into place).
-fn write_pidfile(path: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pidfile(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp)
         .with_context(|| format!("cannot create pid file {}", path.display()))?;
@@ -66,7 +68,7 @@ fn write_pidfile(path: &Path, pid: i32) -> Result<()> {
 }
 
 /// Detaches into the background; returns in the child only.
-fn daemonize(pidfile: Option<&Path>) -> Result<()> {
+pub(crate) fn daemonize(pidfile: Option<&Path>) -> Result<()> {
     // SAFETY: called before any thread is started (the tokio runtime is built afterwards).
     match unsafe { fork() }.context("cannot fork")? {
         ForkResult::Parent { child } => {
@@ -116,26 +118,41 @@ fn handled_signals() -> nix::sys::signal::SigSet {
     set
 }
 
+/// The listening sockets of the old process, per `-x` (`/dev/null`: none).
+fn take_sockets(options: &RunOptions) -> Result<baton_runtime::handover::inherited::Inherited> {
+    use baton_runtime::handover::{client, inherited};
+    let Some(path) = &options.take_sockets_from else {
+        return Ok(inherited::Inherited::default());
+    };
+    if path == Path::new("/dev/null") {
+        return Ok(inherited::Inherited::default());
+    }
+    let received = match crate::mworker::worker::sockpair_fd(path) {
+        Some(fd) => client::fetch_over(std::os::unix::net::UnixStream::from(fd?)),
+        None => client::fetch(path),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}\nFailed to get the sockets from the old process!"))?;
+    let sockets = received
+        .into_iter()
+        .map(|(fd, record)| inherited::InheritedSocket::inspect(fd, record))
+        .collect();
+    Ok(inherited::Inherited::new(sockets))
+}
+
 /// Runs the proxy; returns the process exit code.
-pub fn run(options: RunOptions) -> Result<i32> {
+pub fn run(mut options: RunOptions) -> Result<i32> {
     handled_signals()
         .thread_block()
         .context("blocking signals")?;
     let config = load(&options)?;
-    let mut inherited = match &options.take_sockets_from {
-        Some(path) if path != Path::new("/dev/null") => {
-            let received = baton_runtime::handover::client::fetch(path).map_err(|e| {
-                anyhow::anyhow!("{e}\nFailed to get the sockets from the old process!")
-            })?;
-            let sockets = received
-                .into_iter()
-                .map(|(fd, record)| {
-                    baton_runtime::handover::inherited::InheritedSocket::inspect(fd, record)
-                })
-                .collect();
-            baton_runtime::handover::inherited::Inherited::new(sockets)
+    let mut inherited = match take_sockets(&options) {
+        Ok(inherited) => inherited,
+        // A worker binds what it could not take, as HAProxy's workers do.
+        Err(e) if options.worker_ipc.is_some() => {
+            tracing::warn!("{e:#}; binding the listeners anew");
+            baton_runtime::handover::inherited::Inherited::default()
         }
-        _ => baton_runtime::handover::inherited::Inherited::default(),
+        Err(e) => return Err(e),
     };
     let bound = runtime::bind(&config, &mut inherited).map_err(|e| anyhow::anyhow!("{e}"))?;
     if options.take_sockets_from.is_some() {
@@ -162,6 +179,7 @@ pub fn run(options: RunOptions) -> Result<i32> {
                 .unwrap_or(1)
         });
     let hard_stop_after = config.global.hard_stop_after;
+    let worker_ipc = options.worker_ipc.take();
     let workers = Workers::spawn(threads.saturating_sub(1))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -173,6 +191,14 @@ pub fn run(options: RunOptions) -> Result<i32> {
         let mut usr1 = signal(SignalKind::user_defined1())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        // A worker: reloads are the master's business, SIGHUP and SIGUSR2 are ignored.
+        let _ignored = match worker_ipc {
+            Some(_) => vec![
+                signal(SignalKind::hangup())?,
+                signal(SignalKind::user_defined2())?,
+            ],
+            None => Vec::new(),
+        };
         // Handlers exist: let pending and future signals in (on this thread only; the worker
         // threads keep them blocked).
         handled_signals().thread_unblock()?;
@@ -181,10 +207,36 @@ pub fn run(options: RunOptions) -> Result<i32> {
         let running = runtime::start(bound, &handles)?;
         signal_pids(&options.soft_stop, Signal::SIGUSR1);
         signal_pids(&options.hard_stop, Signal::SIGTERM);
+        // A worker answers the master on its socketpair (also while it drains) and stops when
+        // the master is gone.
+        let (gone_tx, gone_rx) = tokio::sync::oneshot::channel::<()>();
+        if let Some(fd) = worker_ipc {
+            let ipc = crate::mworker::ipc::adopt(fd)?;
+            let api = std::sync::Arc::clone(&running.api);
+            tokio::spawn(async move {
+                crate::mworker::worker::serve(ipc, api).await;
+                let _ = gone_tx.send(());
+            });
+        }
+        let master_gone = async {
+            if gone_rx.await.is_err() {
+                std::future::pending::<()>().await; // not a worker
+            }
+        };
         tokio::select! {
+            _ = master_gone => {
+                tracing::error!("the master process is gone: stopping");
+                running.stop();
+            }
             _ = usr1.recv() => {
                 tracing::info!("soft stop requested (SIGUSR1)");
-                running.soft_stop(hard_stop_after).await;
+                // A hard stop still ends a soft stop early (the master's
+                // mworker-max-reloads, systemd's stop, an impatient operator).
+                tokio::select! {
+                    _ = running.soft_stop(hard_stop_after) => {}
+                    _ = term.recv() => running.stop(),
+                    _ = int.recv() => running.stop(),
+                }
             }
             _ = term.recv() => running.stop(),
             _ = int.recv() => running.stop(),

@@ -149,18 +149,21 @@ fn unresolvable_server_names_are_errors() {
         ));
 }
 
-// The run mode exists now (`baton -f` serves until signalled; see the proxy_* tests): what
-// is still missing is the master-worker mode and socket transfer, which must say so. A run
-// whose listener cannot be bound must fail at once instead of serving half a configuration.
+// A run whose configuration is broken must fail at once, in master-worker mode too (the master
+// checks before starting anything), naming file and line. A run whose listener cannot be bound
+// must fail at once instead of serving half a configuration.
 #[test]
-fn master_worker_says_it_is_not_there_yet() {
+fn master_worker_refuses_a_broken_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.cfg");
+    std::fs::write(&cfg, "global\n    no-such-keyword\n").unwrap();
     baton()
-        .args(["-W", "-f", "examples/quickstart.cfg"])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .args(["-W", "-f"])
+        .arg(&cfg)
         .timeout(std::time::Duration::from_secs(10))
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("not implemented yet"));
+        .stderr(predicate::str::contains("bad.cfg:2"));
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! the legacy way (new process binds its own socket with SO_REUSEPORT, old one closes its
 //! socket) and shown to lose connections, so the harness is known to be able to see a loss.
 
+mod common;
+
+use common::{parse_ab, spawn_ab, AbResult};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -282,70 +285,6 @@ fn handover_without_expose_fd_fails_cleanly() {
         err.contains("Failed to get the sockets from the old process!"),
         "{err}"
     );
-}
-
-/// Starts `ab -r -c 20 -n REQUESTS -s 10 [-k]` against `addr`, output captured.
-fn spawn_ab(addr: SocketAddr, requests: u64, keep_alive: bool) -> Child {
-    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("ab is needed for this test: apt-get install apache2-utils");
-    let mut cmd = Command::new(ab);
-    cmd.args(["-r", "-c", "20", "-s", "10", "-n"])
-        .arg(requests.to_string());
-    if keep_alive {
-        cmd.arg("-k");
-    }
-    cmd.arg(format!("http://{addr}/"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd.spawn().expect("spawn ab")
-}
-
-/// ab's verdict on one run.
-#[derive(Debug, Default)]
-struct AbResult {
-    complete: u64,
-    /// Requests that failed: ab's Connect + Receive + Length + Exceptions, plus non-2xx.
-    lost: u64,
-    /// ab stopped early ("Test aborted after 10 failures").
-    aborted: bool,
-}
-
-/// Parses ab's report.
-fn parse_ab(out: &str) -> AbResult {
-    let mut r = AbResult {
-        aborted: out.contains("aborted"),
-        ..Default::default()
-    };
-    for line in out.lines() {
-        let num = |l: &str| {
-            l.split_whitespace()
-                .nth(2)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        if line.starts_with("Complete requests:") {
-            r.complete = num(line);
-        }
-        if line.starts_with("Non-2xx responses:") {
-            r.lost += num(line);
-        }
-        if let Some(detail) = line.trim().strip_prefix("(Connect:") {
-            // "(Connect: 0, Receive: 1, Length: 1, Exceptions: 0)"
-            let values: Vec<u64> = format!("Connect:{detail}")
-                .split(',')
-                .filter_map(|kv| kv.split(':').nth(1))
-                .map(|v| v.trim().trim_end_matches(')').parse().unwrap_or(0))
-                .collect();
-            // One reset shows in Receive, Length and Exceptions alike (3 in the headline):
-            // a lost request is counted once.
-            if let [connect, receive, length, exceptions] = values[..] {
-                r.lost += connect + receive.max(length).max(exceptions);
-            }
-        }
-    }
-    r
 }
 
 /// Runs `ab -r -c 20 -n REQUESTS` against a baton reloaded every `interval`; returns ab's

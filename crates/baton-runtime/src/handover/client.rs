@@ -44,10 +44,17 @@ pub enum FetchError {
 
 /// Fetches the listening sockets offered on `path`, each with its record.
 pub fn fetch(path: &Path) -> Result<Vec<(OwnedFd, Record)>, FetchError> {
-    let mut stream = UnixStream::connect(path).map_err(|source| FetchError::Connect {
+    let stream = UnixStream::connect(path).map_err(|source| FetchError::Connect {
         path: path.display().to_string(),
         source,
     })?;
+    fetch_over(stream)
+}
+
+/// Runs the `_getsocks` exchange over an already connected stream (HAProxy 2.6's
+/// `sockpair@FD`: one end of a socketpair whose other end the master gave the old worker).
+pub fn fetch_over(mut stream: UnixStream) -> Result<Vec<(OwnedFd, Record)>, FetchError> {
+    stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(1)))?;
     stream.write_all(wire::COMMAND)?;
     let mut count = [0u8; 4];

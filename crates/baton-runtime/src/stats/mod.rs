@@ -13,7 +13,7 @@ use crate::backend::Backend;
 use crate::handover::server::{send_sockets, ExportedSocket};
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::sessions::SessionTracker;
-use baton_config::model::{Identity, ListenAddress, StatsSocket};
+use baton_config::model::{Identity, Level, ListenAddress, StatsSocket};
 use commands::Action;
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
@@ -195,20 +195,39 @@ where
             _ = phase.wait_for(|p| *p >= Phase::Draining) => return,
         };
         let Ok((stream, _)) = accepted else { continue };
-        let Ok(permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
-            continue; // over `stats maxconn`: dropping the stream closes it
+        let access = Access {
+            level: config.options.level,
+            expose_fd_listeners: config.options.expose_fd_listeners,
         };
-        let ctx = Arc::clone(ctx);
-        let config = Arc::clone(config);
-        let guard = ctx.stats_sessions.enter();
-        tokio::spawn(async move {
-            if let Some(stream) = session(stream, &config, &ctx).await {
-                stream.hand_over(&ctx).await;
-            }
-            drop(permit);
-            drop(guard);
-        });
+        spawn_session(ctx, stream, access);
     }
+}
+
+/// What a runtime API connection may do: its level, and whether it may take the listeners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// Commands above this level answer "Permission denied".
+    pub level: Level,
+    /// `_getsocks` sends the listeners (`expose-fd listeners`).
+    pub expose_fd_listeners: bool,
+}
+
+/// Serves one runtime API connection on its own task, within `stats maxconn`. Used by the stats
+/// socket listeners and for connections the master hands to a worker (its `@N` forwarding and
+/// the next worker's `_getsocks`).
+pub fn spawn_session<S: Session + 'static>(ctx: &Arc<ApiContext>, stream: S, access: Access) {
+    let Ok(permit) = Arc::clone(&ctx.slots).try_acquire_owned() else {
+        return; // over `stats maxconn`: dropping the stream closes it
+    };
+    let ctx = Arc::clone(ctx);
+    let guard = ctx.stats_sessions.enter();
+    tokio::spawn(async move {
+        if let Some(stream) = session(stream, access, &ctx).await {
+            stream.hand_over(&ctx).await;
+        }
+        drop(permit);
+        drop(guard);
+    });
 }
 
 /// A runtime API connection: UNIX (which can carry descriptors) or TCP (which cannot).
@@ -235,7 +254,7 @@ impl Session for tokio::net::TcpStream {
 
 /// One runtime API connection; returns the stream when it asked for the listeners (and may
 /// have them: the socket has `expose-fd listeners`).
-async fn session<S: Session>(stream: S, config: &StatsSocket, ctx: &Arc<ApiContext>) -> Option<S> {
+async fn session<S: Session>(stream: S, access: Access, ctx: &Arc<ApiContext>) -> Option<S> {
     let mut reader = BufReader::new(stream);
     let mut interactive = false;
     let mut line = Vec::with_capacity(256);
@@ -251,7 +270,7 @@ async fn session<S: Session>(stream: S, config: &StatsSocket, ctx: &Arc<ApiConte
             .to_string();
         let mut output = String::new();
         for command in text.split(';') {
-            match commands::execute(command, config.options.level, ctx) {
+            match commands::execute(command, access.level, ctx) {
                 Action::Reply(reply) => {
                     output.push_str(&reply);
                     output.push('\n');
@@ -265,12 +284,7 @@ async fn session<S: Session>(stream: S, config: &StatsSocket, ctx: &Arc<ApiConte
                     return None;
                 }
                 // Without `expose-fd listeners` HAProxy sends nothing and ends the session.
-                Action::GetSocks => {
-                    return config
-                        .options
-                        .expose_fd_listeners
-                        .then(|| reader.into_inner())
-                }
+                Action::GetSocks => return access.expose_fd_listeners.then(|| reader.into_inner()),
             }
         }
         if interactive {

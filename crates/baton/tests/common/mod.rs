@@ -716,3 +716,81 @@ pub fn get_from(source: std::net::Ipv4Addr, port: u16, path: &str) -> Response {
 pub fn server_line(name: &str, port: u16, options: &str) -> String {
     format!("    server {name} 127.0.0.1:{port} {options}\n")
 }
+
+// ---------------------------------------------------------------------------------------------
+// Load generator
+// ---------------------------------------------------------------------------------------------
+
+/// Starts `ab -r -c 20 -n REQUESTS -s 10 [-k]` against `addr`, output captured.
+pub fn spawn_ab(addr: SocketAddr, requests: u64, keep_alive: bool) -> Child {
+    let ab = ["/usr/bin/ab", "/usr/sbin/ab"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ab is needed for this test: apt-get install apache2-utils");
+    let mut cmd = Command::new(ab);
+    cmd.args(["-r", "-c", "20", "-s", "10", "-n"])
+        .arg(requests.to_string());
+    if keep_alive {
+        cmd.arg("-k");
+    }
+    cmd.arg(format!("http://{addr}/"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().expect("spawn ab")
+}
+
+/// ab's verdict on one run.
+#[derive(Debug, Default)]
+pub struct AbResult {
+    /// Complete requests.
+    pub complete: u64,
+    /// Requests that failed: ab's Connect + Receive + Length + Exceptions, plus non-2xx.
+    pub lost: u64,
+    /// ab stopped early ("Test aborted after 10 failures").
+    pub aborted: bool,
+}
+
+/// Parses ab's report.
+pub fn parse_ab(out: &str) -> AbResult {
+    let mut r = AbResult {
+        aborted: out.contains("aborted"),
+        ..Default::default()
+    };
+    for line in out.lines() {
+        let num = |l: &str| {
+            l.split_whitespace()
+                .nth(2)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        if line.starts_with("Complete requests:") {
+            r.complete = num(line);
+        }
+        if line.starts_with("Non-2xx responses:") {
+            r.lost += num(line);
+        }
+        if let Some(detail) = line.trim().strip_prefix("(Connect:") {
+            // "(Connect: 0, Receive: 1, Length: 1, Exceptions: 0)"
+            let values: Vec<u64> = format!("Connect:{detail}")
+                .split(',')
+                .filter_map(|kv| kv.split(':').nth(1))
+                .map(|v| v.trim().trim_end_matches(')').parse().unwrap_or(0))
+                .collect();
+            // One reset shows in Receive, Length and Exceptions alike (3 in the headline):
+            // a lost request is counted once.
+            if let [connect, receive, length, exceptions] = values[..] {
+                r.lost += connect + receive.max(length).max(exceptions);
+            }
+        }
+    }
+    r
+}
+
+/// Whether process `pid` exists and is not a zombie (PID 1 here reaps orphans slowly, so
+/// `kill -0` is not enough).
+pub fn process_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+    })
+}
