@@ -151,7 +151,8 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding; `id` must be listed in [`IDS`] (a unit test checks every constructor call).
+    /// A finding; `id` must be listed in [`IDS`] (a debug assertion, so every path the tests
+    /// take is checked).
     pub fn new(
         id: &'static str,
         severity: Severity,

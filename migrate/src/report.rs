@@ -16,7 +16,12 @@ pub fn json(report: &Report) -> String {
 /// The text for people.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "config: {}", report.config);
+    let config = if report.config.is_empty() {
+        "(not determined)"
+    } else {
+        &report.config
+    };
+    let _ = writeln!(out, "config: {config}");
     for u in &report.units {
         let _ = write!(out, "unit:   {} ({}, {})", u.name, u.path, u.kind);
         if !u.dropins.is_empty() {

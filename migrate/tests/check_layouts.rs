@@ -412,3 +412,63 @@ fn a_config_link_loop_or_dangling_link_cannot_be_checked() {
     std::os::unix::fs::symlink("/nowhere.cfg", t.host("/etc/haproxy/haproxy.cfg")).unwrap();
     assert_eq!(t.ids(&[]), (ids(&["error:config-unreadable"]), 2));
 }
+
+/// Copies a file of the real system into the test root.
+fn install(t: &Tree, path: &str) {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; install Debian's haproxy package (.ci/run does)"));
+    t.write(path, &text);
+}
+
+#[test]
+fn the_installed_debian_haproxy_package() {
+    // Debian's own unit, default file, tmpfiles entry and config, as the package installs them.
+    let t = Tree::empty();
+    for path in [
+        "/lib/systemd/system/haproxy.service",
+        "/etc/default/haproxy",
+        "/usr/lib/tmpfiles.d/haproxy.conf",
+        "/etc/haproxy/haproxy.cfg",
+    ] {
+        install(&t, path);
+    }
+    let (v, code) = t.json(&[]);
+    assert_eq!(v["units"][0]["kind"], "haproxy-master-worker", "{v}");
+    assert_eq!(v["config"], "/etc/haproxy/haproxy.cfg");
+    assert_eq!(code, 0, "{v}");
+    let (found, _) = t.ids(&[]);
+    assert!(
+        found.contains(&"warning:no-expose-fd".to_string()),
+        "{found:?}"
+    );
+    // fix has nothing to do for 2.6's sockpair.
+    t.run(&["fix"])
+        .code(0)
+        .stdout(predicates::str::contains("nothing to change"));
+}
+
+#[test]
+fn debian_18_unit_with_the_183_default_socket_is_clean() {
+    // 1.8's unit has an ExecStartPre check and no EXTRAOPTS default; Debian 1.8.3 put
+    // expose-fd listeners on the default socket, which the 1.8 master passes with -x.
+    let t = Tree::fixture("debian-2.6");
+    let unit = "/lib/systemd/system/haproxy.service";
+    t.edit(unit, " \"EXTRAOPTS=-S /run/haproxy-master.sock\"", "");
+    t.edit(
+        unit,
+        "ExecStart=",
+        "ExecStartPre=/usr/sbin/haproxy -f $CONFIG -c -q $EXTRAOPTS\nExecStart=",
+    );
+    t.edit(
+        "/etc/haproxy/haproxy.cfg",
+        "level admin",
+        "level admin expose-fd listeners",
+    );
+    assert_eq!(t.ids(&[]), (vec![], 0));
+    // service.d/ drop-ins apply to every service.
+    t.write(
+        "/etc/systemd/system/service.d/50-all.conf",
+        "[Service]\nExecReload=\nExecReload=/bin/kill -TERM $MAINPID\n",
+    );
+    assert_eq!(t.ids(&[]), (ids(&["error:exec-reload-restarts"]), 1));
+}
