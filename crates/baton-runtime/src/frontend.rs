@@ -4,11 +4,14 @@
 //! Limits are HAProxy's: above the global `maxconn` or the frontend's, baton stops accepting
 //! (connections wait in the kernel's accept queue) and resumes as soon as a slot frees. Accept
 //! errors from exhausted resources (EMFILE, ENFILE, ENOBUFS, ENOMEM) pause the loop briefly
-//! instead of spinning or exiting.
+//! instead of spinning or exiting. A paused listener (SIGTTOU) leaves the poller until it is
+//! resumed; a soft stop ends the loop, after the frontend's `grace` if it has one.
 
 use crate::backend::Backend;
+use crate::drain::DrainPolicy;
 use crate::http::errors::reason;
 use crate::lifecycle::{Phase, PhaseWatch};
+use crate::pause::LoopGuard;
 use crate::sessions::SessionTracker;
 use baton_config::model::{ForwardFor, HttpConnectionMode, Mode, Proxy, Timeouts};
 use std::net::SocketAddr;
@@ -43,6 +46,10 @@ pub struct Frontend {
     pub counters: Arc<crate::counters::Counters>,
     /// `maxconn` as configured or derived, for `show stat`'s `slim`.
     pub maxconn: u32,
+    /// `grace` of the proxy: how long its listeners keep accepting once a soft stop begins.
+    pub grace: Option<Duration>,
+    /// How a soft stop ends its client connections (`close-spread-time`), process-wide.
+    pub drain: Arc<DrainPolicy>,
 }
 
 /// A pre-rendered `http-request return` response.
@@ -75,8 +82,13 @@ impl HttpReturn {
 
 impl Frontend {
     /// Builds a frontend; `backends` resolves `default_backend`; `global_maxconn` bounds the
-    /// frontend's own `maxconn`.
-    pub fn new(proxy: &Proxy, default_backend: Option<Arc<Backend>>, global_maxconn: u32) -> Self {
+    /// frontend's own `maxconn`; `drain` is the process's soft-stop policy.
+    pub fn new(
+        proxy: &Proxy,
+        default_backend: Option<Arc<Backend>>,
+        global_maxconn: u32,
+        drain: Arc<DrainPolicy>,
+    ) -> Self {
         let maxconn = proxy
             .maxconn
             .unwrap_or(global_maxconn)
@@ -93,6 +105,8 @@ impl Frontend {
             slots: Arc::new(Semaphore::new(maxconn as usize)),
             counters: Arc::default(),
             maxconn,
+            grace: proxy.grace.filter(|g| !g.is_zero()),
+            drain,
         }
     }
 }
@@ -105,36 +119,107 @@ fn is_exhaustion(e: &std::io::Error) -> bool {
     )
 }
 
-/// Accepts connections on one listener until the phase reaches `Draining`.
+/// Why [`accept_until`] returned.
+enum Left {
+    /// The listener was paused: deregister until it resumes.
+    Paused,
+    /// The soft stop (after this frontend's grace) or a hard stop: accept no more.
+    Stopped,
+}
+
+/// Resolves when this frontend must stop accepting: once draining, after its `grace`; at once
+/// on a hard stop.
+async fn stop_accepting(mut phase: PhaseWatch, grace: Option<Duration>) {
+    let _ = phase.wait_for(|p| *p >= Phase::Draining).await;
+    if let Some(grace) = grace {
+        tokio::select! {
+            _ = tokio::time::sleep(grace) => {}
+            _ = phase.wait_for(|p| *p >= Phase::Stopped) => {}
+        }
+    }
+}
+
+/// Accepts connections on one listener until the soft stop (and the frontend's grace) ends it.
+/// `hold` keeps the listener's pause control alive while the loop runs.
 pub async fn accept_loop(
     frontend: Arc<Frontend>,
-    listener: TcpListener,
+    listener: std::net::TcpListener,
+    hold: LoopGuard,
     global_slots: Arc<Semaphore>,
     sessions: SessionTracker,
-    mut phase: PhaseWatch,
+    phase: PhaseWatch,
 ) {
+    let mut paused = hold.control().watch();
+    let stop = stop_accepting(phase.clone(), frontend.grace);
+    tokio::pin!(stop);
+    let mut std_listener = listener;
+    loop {
+        tokio::select! {
+            _ = paused.wait_for(|p| !*p) => {}
+            _ = &mut stop => return,
+        }
+        // A fresh registration: one that saw the pause's hang-up would report it forever.
+        let listener = match TcpListener::from_std(std_listener) {
+            Ok(l) => l,
+            Err(e) => return tracing::error!("cannot register a listener: {e}"),
+        };
+        let left = accept_until(
+            &frontend,
+            &listener,
+            &global_slots,
+            &sessions,
+            &phase,
+            &mut paused,
+            stop.as_mut(),
+        )
+        .await;
+        if matches!(left, Left::Stopped) {
+            return;
+        }
+        // Paused: leave the poller until resumed.
+        std_listener = match listener.into_std() {
+            Ok(l) => l,
+            Err(e) => return tracing::error!("cannot deregister a listener: {e}"),
+        };
+    }
+}
+
+/// Accepts connections until the listener is paused or must stop.
+async fn accept_until(
+    frontend: &Arc<Frontend>,
+    listener: &TcpListener,
+    global_slots: &Arc<Semaphore>,
+    sessions: &SessionTracker,
+    phase: &PhaseWatch,
+    paused: &mut tokio::sync::watch::Receiver<bool>,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Left {
     let mut warned_exhaustion = false;
     loop {
         // Take both slots before accepting, so a full proxy leaves connections queued in the
         // kernel rather than accepting and dropping them.
         let acquire = async {
-            let global = Arc::clone(&global_slots).acquire_owned().await.ok()?;
+            let global = Arc::clone(global_slots).acquire_owned().await.ok()?;
             let local = Arc::clone(&frontend.slots).acquire_owned().await.ok()?;
             Some((global, local))
         };
         let permits = tokio::select! {
             p = acquire => p,
-            _ = phase.wait_for(|p| *p >= Phase::Draining) => None,
+            _ = paused.wait_for(|p| *p) => return Left::Paused,
+            _ = stop.as_mut() => return Left::Stopped,
         };
-        let Some(permits) = permits else { return };
+        let Some(permits) = permits else {
+            return Left::Stopped;
+        };
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = phase.wait_for(|p| *p >= Phase::Draining) => return,
+            _ = paused.wait_for(|p| *p) => return Left::Paused,
+            _ = stop.as_mut() => return Left::Stopped,
         };
         match accepted {
             Ok((stream, peer)) => {
                 warned_exhaustion = false;
-                let frontend = Arc::clone(&frontend);
+                let frontend = Arc::clone(frontend);
                 let guard = sessions.enter();
                 let phase = phase.clone();
                 tokio::spawn(async move {

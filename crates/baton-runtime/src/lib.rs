@@ -7,11 +7,13 @@
 
 pub mod backend;
 pub mod counters;
+pub mod drain;
 pub mod frontend;
 pub mod handover;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
+pub mod pause;
 pub mod privileges;
 pub mod runtime;
 pub mod sessions;

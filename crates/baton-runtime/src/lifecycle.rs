@@ -1,5 +1,5 @@
 //! The process's lifecycle as an explicit state machine that the rest of the runtime, the logs
-//! and tests observe: running → handing over → draining → stopped.
+//! and tests observe: running → handing over → grace → draining → stopped.
 //!
 //! Transitions only move forward (a draining process never serves new connections again); every
 //! task that must react to a phase change holds a [`PhaseWatch`].
@@ -13,6 +13,9 @@ pub enum Phase {
     Running,
     /// Sending its listeners to a new process; still serving.
     HandingOver,
+    /// Soft stop requested, within the global `grace`: still accepting, as HAProxy's
+    /// "stopping" state before the real soft stop.
+    Grace,
     /// Soft stop: no longer accepting; finishing what is in flight.
     Draining,
     /// Everything finished or was cut; the process exits.
@@ -25,6 +28,7 @@ impl Phase {
         match self {
             Phase::Running => "running",
             Phase::HandingOver => "handing-over",
+            Phase::Grace => "grace",
             Phase::Draining => "draining",
             Phase::Stopped => "stopped",
         }

@@ -96,6 +96,11 @@ fn set_transparent(socket: &Socket, v6: bool) -> std::io::Result<()> {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
+    os_result(rc)
+}
+
+/// A libc call's return code as a result: 0 is success, anything else the thread's `errno`.
+pub(crate) fn os_result(rc: libc::c_int) -> std::io::Result<()> {
     if rc == 0 {
         Ok(())
     } else {

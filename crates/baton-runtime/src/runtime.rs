@@ -3,12 +3,14 @@
 //! through the lifecycle.
 
 use crate::backend::{health, Backend};
+use crate::drain::DrainPolicy;
 use crate::frontend::{self, Frontend};
 use crate::handover::inherited::{self, Address, Inherited, Wanted};
 use crate::handover::server::ExportedSocket;
 use crate::handover::wire::Record;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::listener::{self, BindError};
+use crate::pause::{ListenerControl, Outcome};
 use crate::sessions::SessionTracker;
 use crate::stats::{self, ApiContext, StatsListener};
 use baton_config::model::{Bind, Config};
@@ -57,7 +59,7 @@ pub fn default_maxconn() -> u32 {
 #[derive(Debug)]
 pub struct Bound {
     /// Frontends with their listeners.
-    listeners: Vec<(Arc<Frontend>, std::net::TcpListener)>,
+    listeners: Vec<BoundListener>,
     /// Stats sockets.
     stats: Vec<StatsListener>,
     /// Duplicates of every listening socket, for the next process (`_getsocks`).
@@ -74,6 +76,23 @@ pub struct Bound {
     stats_maxconn: u32,
     /// How many listening sockets were taken from the old process.
     pub inherited: usize,
+    /// How a soft stop ends client connections (`close-spread-time`).
+    drain: Arc<DrainPolicy>,
+    /// The global `grace`: how long a soft stop waits before it begins.
+    grace: Option<Duration>,
+}
+
+/// One bound listening socket of a frontend.
+#[derive(Debug)]
+struct BoundListener {
+    /// Its frontend.
+    frontend: Arc<Frontend>,
+    /// The socket.
+    socket: std::net::TcpListener,
+    /// The backlog it listens with (again, after a pause).
+    backlog: u32,
+    /// Taken from the old process (`-x`): shared with it, never to be paused.
+    inherited: bool,
 }
 
 impl Bound {
@@ -81,7 +100,7 @@ impl Bound {
     pub fn local_addrs(&self) -> Vec<std::net::SocketAddr> {
         self.listeners
             .iter()
-            .filter_map(|(_, l)| l.local_addr().ok())
+            .filter_map(|l| l.socket.local_addr().ok())
             .collect()
     }
 }
@@ -134,6 +153,7 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
     let mut exports = Vec::new();
     let mut taken = 0;
     let mut listeners = Vec::new();
+    let drain = Arc::new(DrainPolicy::new(config.global.close_spread_time));
     for proxy in config.proxies.iter().filter(|p| p.kind.is_frontend()) {
         let default_backend = proxy
             .default_backend
@@ -145,7 +165,12 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                 .then(|| backends.get(&proxy.name).cloned())
                 .flatten()
         });
-        let frontend = Arc::new(Frontend::new(proxy, default_backend, maxconn));
+        let frontend = Arc::new(Frontend::new(
+            proxy,
+            default_backend,
+            maxconn,
+            Arc::clone(&drain),
+        ));
         let backlog = proxy.maxconn.unwrap_or(maxconn).min(65535);
         for bind in &proxy.binds {
             let fail = |source| StartError::Bind {
@@ -158,7 +183,9 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                     source,
                 })
             };
-            let listener = match wanted(bind, default_v6only).and_then(|w| inherited.take(&w)) {
+            let received = wanted(bind, default_v6only).and_then(|w| inherited.take(&w));
+            let was_received = received.is_some();
+            let listener = match received {
                 Some(fd) => {
                     taken += 1;
                     reuse_listener(fd, backlog).map_err(io_fail)?
@@ -166,7 +193,12 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                 None => listener::bind_tcp(bind, backlog).map_err(fail)?,
             };
             exports.push(export(&listener, bind.options.interface.as_deref()).map_err(io_fail)?);
-            listeners.push((Arc::clone(&frontend), listener));
+            listeners.push(BoundListener {
+                frontend: Arc::clone(&frontend),
+                socket: listener,
+                backlog: bind.options.backlog.unwrap_or(backlog),
+                inherited: was_received,
+            });
         }
     }
     let mut stats_listeners = Vec::new();
@@ -230,6 +262,8 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
         stats_timeout: config.global.stats_timeout,
         stats_maxconn: config.global.stats_maxconn,
         inherited: taken,
+        drain,
+        grace: config.global.grace.filter(|g| !g.is_zero()),
     })
 }
 
@@ -251,6 +285,12 @@ pub struct Running {
     /// What the runtime API sees, to serve connections that arrive other than through a stats
     /// socket (from the master in master-worker mode).
     pub api: Arc<ApiContext>,
+    /// Every frontend listener's pause control (SIGTTOU / SIGTTIN).
+    listeners: Vec<Arc<ListenerControl>>,
+    /// How a soft stop ends client connections; told when draining begins.
+    drain: Arc<DrainPolicy>,
+    /// The global `grace`.
+    grace: Option<Duration>,
 }
 
 /// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime; the
@@ -264,10 +304,24 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
     let sessions = SessionTracker::default();
     let exports = Arc::new(Mutex::new(bound.exports));
     let mut frontends: Vec<(usize, Arc<Frontend>)> = Vec::new();
-    for (frontend, _) in &bound.listeners {
-        if !frontends.iter().any(|(_, f)| Arc::ptr_eq(f, frontend)) {
-            frontends.push((frontends.len() + 1, Arc::clone(frontend)));
+    for l in &bound.listeners {
+        if !frontends.iter().any(|(_, f)| Arc::ptr_eq(f, &l.frontend)) {
+            frontends.push((frontends.len() + 1, Arc::clone(&l.frontend)));
         }
+    }
+    let mut controls = Vec::with_capacity(bound.listeners.len());
+    for l in &bound.listeners {
+        let name = match l.socket.local_addr() {
+            Ok(addr) => format!("{}/{addr}", l.frontend.name),
+            Err(_) => l.frontend.name.clone(),
+        };
+        let fd = l.socket.try_clone()?.into();
+        controls.push(Arc::new(ListenerControl::new(
+            name,
+            fd,
+            l.backlog,
+            l.inherited,
+        )));
     }
     let ctx = Arc::new(ApiContext {
         frontends,
@@ -282,6 +336,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         timeout: bound.stats_timeout,
         slots: Arc::new(Semaphore::new(bound.stats_maxconn.max(1) as usize)),
         stats_sessions: SessionTracker::default(),
+        listeners: controls.clone(),
     });
     for listener in bound.stats {
         tokio::spawn(stats::serve(listener, Arc::clone(&ctx)));
@@ -300,17 +355,15 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
     });
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     let acceptors = SessionTracker::default();
-    for (frontend, listener) in bound.listeners {
+    for (l, control) in bound.listeners.into_iter().zip(&controls) {
         for worker in workers {
-            let listener = listener.try_clone()?;
-            let (frontend, slots) = (Arc::clone(&frontend), Arc::clone(&global_slots));
+            let listener = l.socket.try_clone()?;
+            let (frontend, slots) = (Arc::clone(&l.frontend), Arc::clone(&global_slots));
             let (sessions, phase) = (sessions.clone(), lifecycle.watch());
             let guard = acceptors.enter();
+            let hold = control.enter();
             worker.spawn(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => frontend::accept_loop(frontend, l, slots, sessions, phase).await,
-                    Err(e) => tracing::error!("cannot register a listener: {e}"),
-                }
+                frontend::accept_loop(frontend, listener, hold, slots, sessions, phase).await;
                 drop(guard);
             });
         }
@@ -338,12 +391,29 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         backends: bound.backends,
         stop_checks,
         api: ctx,
+        listeners: controls,
+        drain: bound.drain,
+        grace: bound.grace,
     })
 }
 
 impl Running {
-    /// Soft stop: stop accepting now, let sessions finish (bounded by `hard_stop_after`).
+    /// Soft stop: after the global `grace` (still accepting), stop accepting (after each
+    /// frontend's own `grace`), let sessions finish; `hard_stop_after`, counted from now,
+    /// bounds it all.
     pub async fn soft_stop(&self, hard_stop_after: Option<Duration>) {
+        let deadline = hard_stop_after.map(|limit| tokio::time::Instant::now() + limit);
+        if let Some(grace) = self.grace {
+            self.lifecycle.advance(Phase::Grace);
+            tracing::info!("soft stop in {} ms (grace)", grace.as_millis());
+            match deadline {
+                Some(d) => {
+                    tokio::time::sleep_until(d.min(tokio::time::Instant::now() + grace)).await
+                }
+                None => tokio::time::sleep(grace).await,
+            }
+        }
+        self.drain.begin();
         self.lifecycle.advance(Phase::Draining);
         // Every accept loop must have left first: one may have just accepted a connection
         // whose session it has not registered yet, and that connection must be served too.
@@ -356,13 +426,40 @@ impl Running {
             sessions.wait_idle().await;
             stats_sessions.wait_idle().await;
         };
-        match hard_stop_after {
-            Some(limit) => {
-                let _ = tokio::time::timeout(limit, drained).await;
+        match deadline {
+            Some(d) => {
+                if tokio::time::timeout_at(d, drained).await.is_err() {
+                    tracing::warn!("soft-stop running for too long, performing a hard-stop");
+                }
             }
             None => drained.await,
         }
         self.stop();
+    }
+
+    /// Pauses every listener (SIGTTOU), except those shared with another process.
+    pub fn pause(&self) {
+        self.each_listener(ListenerControl::pause, "Paused");
+    }
+
+    /// Resumes every paused listener (SIGTTIN).
+    pub fn resume(&self) {
+        self.each_listener(ListenerControl::resume, "Resumed");
+    }
+
+    /// Applies a pause or resume to each listener and logs each outcome.
+    fn each_listener(&self, action: fn(&ListenerControl) -> Outcome, done: &str) {
+        for l in &self.listeners {
+            match action(l) {
+                Outcome::Done => tracing::warn!("{done} listener {}.", l.name),
+                Outcome::RefusedShared => tracing::warn!(
+                    "Not pausing listener {}: it is shared with another process (-x or _getsocks), \
+                     and pausing it would break that process too; it keeps accepting.",
+                    l.name
+                ),
+                Outcome::Unchanged | Outcome::Failed => {}
+            }
+        }
     }
 
     /// Hard stop: everything ends now.

@@ -7,6 +7,7 @@ mod logging;
 mod mworker;
 mod notify;
 mod run_mode;
+mod signals;
 
 use baton_config::keywords::KeywordTable;
 use clap::Parser;

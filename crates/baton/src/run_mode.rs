@@ -6,7 +6,7 @@
 //! the runtime (forking a multi-threaded process is unsafe). `-sf`/`-st` pids are signalled
 //! once the new process serves.
 
-use crate::check_mode;
+use crate::{check_mode, signals};
 use anyhow::{bail, Context, Result};
 use baton_config::{Severity, Verdict};
 use baton_runtime::runtime;
@@ -101,23 +101,6 @@ fn signal_pids(pids: &[u32], signal: Signal) {
     }
 }
 
-/// The signals baton handles. They are blocked from the first instruction until their handlers
-/// exist, so a `-sf` from the next generation that arrives early is delivered late instead of
-/// killing this process with the default action.
-fn handled_signals() -> nix::sys::signal::SigSet {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in [
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-    ] {
-        set.add(s);
-    }
-    set
-}
-
 /// The listening sockets of the old process, per `-x` (`/dev/null`: none).
 fn take_sockets(options: &RunOptions) -> Result<baton_runtime::handover::inherited::Inherited> {
     use baton_runtime::handover::{client, inherited};
@@ -141,7 +124,7 @@ fn take_sockets(options: &RunOptions) -> Result<baton_runtime::handover::inherit
 
 /// Runs the proxy; returns the process exit code.
 pub fn run(mut options: RunOptions) -> Result<i32> {
-    handled_signals()
+    signals::handled()
         .thread_block()
         .context("blocking signals")?;
     let config = load(&options)?;
@@ -187,21 +170,10 @@ pub fn run(mut options: RunOptions) -> Result<i32> {
     let worker_handles = workers.handles.clone();
     let result = rt.block_on(async move {
         // Signal handlers first: a -sf from the next generation must never find them missing.
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut usr1 = signal(SignalKind::user_defined1())?;
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        // A worker: reloads are the master's business, SIGHUP and SIGUSR2 are ignored.
-        let _ignored = match worker_ipc {
-            Some(_) => vec![
-                signal(SignalKind::hangup())?,
-                signal(SignalKind::user_defined2())?,
-            ],
-            None => Vec::new(),
-        };
+        let handlers = signals::Handlers::install()?;
         // Handlers exist: let pending and future signals in (on this thread only; the worker
         // threads keep them blocked).
-        handled_signals().thread_unblock()?;
+        signals::handled().thread_unblock()?;
         let mut handles = vec![tokio::runtime::Handle::current()];
         handles.extend(worker_handles);
         let running = runtime::start(bound, &handles)?;
@@ -223,28 +195,19 @@ pub fn run(mut options: RunOptions) -> Result<i32> {
                 std::future::pending::<()>().await; // not a worker
             }
         };
-        tokio::select! {
+        let ending = tokio::select! {
+            ending = handlers.serve(&running, hard_stop_after) => ending,
             _ = master_gone => {
                 tracing::error!("the master process is gone: stopping");
                 running.stop();
+                signals::Ending::Exit(1)
             }
-            _ = usr1.recv() => {
-                tracing::info!("soft stop requested (SIGUSR1)");
-                // A hard stop still ends a soft stop early (the master's
-                // mworker-max-reloads, systemd's stop, an impatient operator).
-                tokio::select! {
-                    _ = running.soft_stop(hard_stop_after) => {}
-                    _ = term.recv() => running.stop(),
-                    _ = int.recv() => running.stop(),
-                }
-            }
-            _ = term.recv() => running.stop(),
-            _ = int.recv() => running.stop(),
-        }
-        Ok::<_, anyhow::Error>(0)
+        };
+        Ok::<_, anyhow::Error>(ending)
     });
     workers.stop();
-    result
+    drop(rt);
+    Ok(signals::end(result?))
 }
 
 /// Worker threads, each running a single-threaded tokio runtime until told to stop.

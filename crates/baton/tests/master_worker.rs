@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{parse_ab, process_running, spawn_ab, AbResult};
+use common::{process_running, spawn_ab, AbResult};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::io::{Read, Write};
@@ -135,13 +135,26 @@ impl Master {
         cli_on(&self.path("master.sock"), command)
     }
 
+    /// `show proc`. A session that is open when the master re-executes (a reload by signal
+    /// running meanwhile) is closed unanswered, as HAProxy's are: ask again then.
+    fn show_proc(&self) -> String {
+        for _ in 0..20 {
+            let text = self.cli("show proc");
+            if !text.is_empty() {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("show proc never answered");
+    }
+
     fn signal(&self, sig: Signal) {
         kill(Pid::from_raw(self.pid() as i32), sig).unwrap();
     }
 
     /// `show proc` parsed: (pid, section) of each worker; section is "workers" or "old workers".
     fn workers(&self) -> Vec<(u32, String)> {
-        let text = self.cli("show proc");
+        let text = self.show_proc();
         let mut section = String::new();
         let mut out = Vec::new();
         for line in text.lines() {
@@ -168,7 +181,7 @@ impl Master {
 
     /// The master's reload counters from `show proc`: (reloads, failed).
     fn reload_counts(&self) -> (u32, u32) {
-        let text = self.cli("show proc");
+        let text = self.show_proc();
         let line = text.lines().find(|l| l.contains(" master ")).unwrap();
         let words: Vec<&str> = line.split_whitespace().collect();
         // PID master 0 N [failed: F] ...
@@ -573,34 +586,19 @@ fn reload_loop(
             mid_loop(m);
         }
     }
-    let out = client.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let result = parse_ab(&text);
+    let result = common::finish_ab(client);
     // Let the last reload finish before counting.
     std::thread::sleep(Duration::from_millis(500));
     let counts = m.reload_counts();
     eprintln!(
         "keep_alive={keep_alive}: {sent} SIGUSR2 sent, (reloads, failed) = {counts:?}, {result:?}"
     );
-    if result.lost > 0 {
-        eprintln!(
-            "ab said:\n{}",
-            text.lines()
-                .filter(|l| !l.starts_with("Completed"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
-    }
     (result, counts)
 }
 
 /// Requests per reload-loop run (`BATON_MW_REQUESTS` changes it).
 fn requests() -> u64 {
-    std::env::var("BATON_MW_REQUESTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30_000)
+    common::env_count("BATON_MW_REQUESTS", 30_000)
 }
 
 #[test]
@@ -695,8 +693,7 @@ fn a_replaced_binary_takes_over_on_reload() {
         exe_inode(m.current_worker()),
         "the new worker runs it too"
     );
-    let out = client.wait_with_output().unwrap();
-    let r = parse_ab(&String::from_utf8_lossy(&out.stdout));
+    let r = common::finish_ab(client);
     assert_eq!((r.complete, r.lost), (5000, 0), "{r:?}");
 }
 

@@ -43,6 +43,11 @@ fn static_rr_weights_3_to_1_exact_over_40() {
     }
 }
 
+/// leastconn sends requests away from the server holding a long one. Back to back: a server's
+/// slot frees as soon as its response has been read in full, not after the response has reached
+/// the client, or a client that gets its answer and at once sends the next request can find the
+/// finished request still counted — a tie with the busy server (this failed intermittently
+/// under load before slots were freed that early).
 #[test]
 fn leastconn_avoids_the_server_holding_a_long_request() {
     let (a, b) = (Backend::named("a"), Backend::named("b"));
@@ -53,17 +58,22 @@ fn leastconn_avoids_the_server_holding_a_long_request() {
         server_line("b", b.port, "")
     );
     let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
-    let long = std::thread::spawn(move || get(port, "/sleep/1500"));
+    let long = std::thread::spawn(move || get(port, "/sleep/4000"));
     assert!(
         wait_until(WAIT, || a.accepted() + b.accepted() == 1),
         "the long request never reached a server"
     );
     let holder = if a.accepted() == 1 { "a" } else { "b" };
     let other = if holder == "a" { "b" } else { "a" };
-    for i in 0..10 {
-        let r = get(port, &format!("/short{i}"));
-        assert_eq!(r.text(), other, "request {i} went to the busy server");
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    // For as long as the long request surely lasts, bounded in count.
+    while sent < 300 && started.elapsed() < Duration::from_millis(2500) {
+        let r = get(port, &format!("/short{sent}"));
+        assert_eq!(r.text(), other, "request {sent} went to the busy server");
+        sent += 1;
     }
+    assert!(sent >= 10, "only {sent} requests in 2.5 s");
     let long = long.join().unwrap();
     assert_eq!(long.status, 200);
     assert_eq!(long.text(), holder);
@@ -196,4 +206,79 @@ fn queue_timeout_gives_503() {
     );
     assert_eq!(first.join().unwrap().status, 200);
     assert_eq!(a.accepted(), 1);
+}
+
+/// One request on a keep-alive connection, read to the end of its response.
+fn keep_alive_get(
+    conn: &mut std::net::TcpStream,
+    reader: &mut std::io::BufReader<std::net::TcpStream>,
+    path: &str,
+) -> Response {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+    std::io::Write::write_all(conn, req.as_bytes()).unwrap();
+    read_response(reader).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// A server's `maxconn` bounds requests in flight, not connections a keep-alive client keeps
+/// idle between its requests: the client's next request must not queue behind its own idle
+/// connection until `timeout queue` gives it a 503.
+#[test]
+fn server_maxconn_counts_requests_not_a_keep_alive_clients_idle_connection() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let be = format!(
+        "    timeout queue 500ms\n{}",
+        server_line("a", a.port, "maxconn 1")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let mut conn = connect(port);
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    for i in 0..3 {
+        let r = keep_alive_get(&mut conn, &mut reader, &format!("/ka{i}"));
+        assert_eq!(r.status, 200, "request {i}: {}", r.status_line);
+    }
+    // While that client sits idle, another client gets the slot at once.
+    let r = get(port, "/other");
+    assert_eq!(r.status, 200, "{}", r.status_line);
+    // And the keep-alive client still reuses its server connection afterwards.
+    let r = keep_alive_get(&mut conn, &mut reader, "/ka-last");
+    assert_eq!(r.status, 200, "{}", r.status_line);
+}
+
+/// leastconn counts requests in flight: a keep-alive client idle on one server does not make
+/// that server look busy, so requests avoid the server holding a long request.
+#[test]
+fn leastconn_ignores_idle_keep_alive_connections() {
+    let (a, b) = (Backend::named("a"), Backend::named("b"));
+    let port = free_port();
+    let be = format!(
+        "    balance leastconn\n{}{}",
+        server_line("a", a.port, ""),
+        server_line("b", b.port, "")
+    );
+    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    // An idle keep-alive client on one server…
+    let mut conn = connect(port);
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let idle_on = keep_alive_get(&mut conn, &mut reader, "/idle").text();
+    // …and a long request on the other one (the idle server is free, so either may take it;
+    // wait until it is in flight and see where).
+    let long = std::thread::spawn(move || get(port, "/sleep/1500"));
+    assert!(wait_until(WAIT, || a.accepted() + b.accepted() == 2));
+    let holder = if a.accepted() == 2 || (idle_on == "b" && a.accepted() == 1) {
+        "a"
+    } else {
+        "b"
+    };
+    let free = if holder == "a" { "b" } else { "a" };
+    for i in 0..10 {
+        let r = get(port, &format!("/short{i}"));
+        assert_eq!(
+            r.text(),
+            free,
+            "request {i} went to the server busy with the long one"
+        );
+    }
+    assert_eq!(long.join().unwrap().text(), holder);
+    drop((conn, reader));
 }

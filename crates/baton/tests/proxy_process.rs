@@ -199,3 +199,418 @@ fn sigusr1_keeps_idle_keep_alive_connections_until_their_next_response() {
     assert!(stopped_at.elapsed() < Duration::from_secs(8));
     drop((idle, silent));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signals and exit status (HAProxy 2.6 standalone mode)
+// ---------------------------------------------------------------------------------------------
+
+/// How a process reacted to a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reaction {
+    /// Exited with this status.
+    Exit(i32),
+    /// Died by this signal.
+    Killed(i32),
+    /// Still running a while later.
+    Running,
+}
+
+/// A configuration that answers by itself on `port`, with nothing else to reach.
+fn self_answering_cfg(port: u16, global: &str) -> String {
+    format!(
+        "global\n{global}\
+         defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         frontend fe\n    bind 127.0.0.1:{port}\n    http-request return status 200 content-type text/plain string ok\n"
+    )
+}
+
+/// Starts `program -db -f CFG`, waits until it listens, sends `sig`, and reports what it did:
+/// exit or death within `limit`, or still running then (it is killed).
+fn react(program: &str, sig: Signal, limit: Duration) -> Reaction {
+    use std::os::unix::process::ExitStatusExt;
+    let port = free_port();
+    let (_dir, cfg) = write_cfg(&self_answering_cfg(port, ""));
+    let mut child = Command::new(program)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} (install haproxy): {e}"));
+    let pid = child.id();
+    let _guard = PidGuard(pid);
+    assert!(
+        wait_until(WAIT, || accepts(port)),
+        "{program} never listened"
+    );
+    kill(Pid::from_raw(pid as i32), sig).unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return match status.signal() {
+                Some(s) => Reaction::Killed(s),
+                None => Reaction::Exit(status.code().unwrap()),
+            };
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Reaction::Running;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Each signal ends (or not) baton the way it ends Debian's haproxy 2.6 in standalone mode,
+/// measured side by side: SIGTERM and SIGINT kill the process by that very signal, SIGUSR1's
+/// soft stop exits 0, SIGQUIT, SIGHUP and SIGUSR2 leave it running.
+#[test]
+fn exit_status_per_signal_is_haproxys() {
+    let expected = [
+        (Signal::SIGTERM, Reaction::Killed(Signal::SIGTERM as i32)),
+        (Signal::SIGINT, Reaction::Killed(Signal::SIGINT as i32)),
+        (Signal::SIGUSR1, Reaction::Exit(0)),
+        (Signal::SIGQUIT, Reaction::Running),
+        (Signal::SIGHUP, Reaction::Running),
+        (Signal::SIGUSR2, Reaction::Running),
+    ];
+    for (sig, want) in expected {
+        // Signals that end the process get the harness's long wait; the others one second.
+        let limit = if want == Reaction::Running {
+            Duration::from_secs(1)
+        } else {
+            WAIT
+        };
+        let haproxy = react("/usr/sbin/haproxy", sig, limit);
+        let baton = react(baton_bin(), sig, limit);
+        assert_eq!(haproxy, want, "haproxy's reaction to {sig}");
+        assert_eq!(
+            baton, haproxy,
+            "baton's reaction to {sig} differs from haproxy's"
+        );
+    }
+}
+
+/// SIGTERM during a soft stop still ends the process by SIGTERM at once (the in-flight request
+/// is cut); `hard-stop-after` ending a soft stop exits 0, as haproxy does.
+#[test]
+fn sigterm_during_a_soft_stop_and_hard_stop_after() {
+    use std::os::unix::process::ExitStatusExt;
+    let a = Backend::named("a");
+    let port = free_port();
+    let mut baton = Baton::start(&http_cfg(port, "", "", &server_line("a", a.port, "")), port);
+    let slow = std::thread::spawn(move || exchange(port, b"GET /sleep/5000 HTTP/1.0\r\n\r\n"));
+    assert!(wait_until(WAIT, || a.accepted() == 1));
+    baton.signal(Signal::SIGUSR1);
+    assert!(wait_until(WAIT, || !accepts(port)));
+    assert!(baton.alive(), "the soft stop did not wait for the request");
+    baton.signal(Signal::SIGTERM);
+    let status = baton
+        .wait_exit(WAIT)
+        .expect("SIGTERM ignored during a soft stop");
+    assert_eq!(status.signal(), Some(Signal::SIGTERM as i32), "{status}");
+    assert!(
+        slow.join().unwrap().is_err(),
+        "the request survived a hard stop"
+    );
+
+    let port = free_port();
+    let cfg = http_cfg(port, "", "", &server_line("a", a.port, ""))
+        .replace("global\n", "global\n    hard-stop-after 500ms\n");
+    let mut baton = Baton::start(&cfg, port);
+    let slow = std::thread::spawn(move || exchange(port, b"GET /sleep/5000 HTTP/1.0\r\n\r\n"));
+    assert!(wait_until(WAIT, || a.accepted() == 2));
+    baton.signal(Signal::SIGUSR1);
+    let status = baton
+        .wait_exit(WAIT)
+        .expect("hard-stop-after never ended the soft stop");
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(slow.join().unwrap().is_err());
+}
+
+/// A configuration like [`self_answering_cfg`] with a stats socket that hands the listeners
+/// over, at `sock`.
+fn handover_cfg(port: u16, sock: &std::path::Path) -> String {
+    self_answering_cfg(
+        port,
+        &format!(
+            "    stats socket {} mode 600 level admin expose-fd listeners\n",
+            sock.display()
+        ),
+    )
+}
+
+/// `-st` ends the old process by SIGTERM, `-sf` lets it exit 0 after its soft stop.
+#[test]
+fn st_kills_the_old_process_by_sigterm_and_sf_exits_it_0() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tmp();
+    let sock = dir.path().join("admin.sock");
+    let port = free_port();
+    let cfg = handover_cfg(port, &sock);
+    let mut first = Baton::start(&cfg, port);
+    let sock_arg = sock.to_str().unwrap().to_string();
+    let first_pid = first.pid.to_string();
+    let mut second = Baton::start_with_args(&cfg, port, &["-x", &sock_arg, "-st", &first_pid]);
+    let status = first
+        .wait_exit(WAIT)
+        .expect("-st did not stop the old process");
+    assert_eq!(status.signal(), Some(Signal::SIGTERM as i32), "{status}");
+    let second_pid = second.pid.to_string();
+    let third = Baton::start_with_args(&cfg, port, &["-x", &sock_arg, "-sf", &second_pid]);
+    let status = second
+        .wait_exit(WAIT)
+        .expect("-sf did not stop the old process");
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert_eq!(get(port, "/").status, 200);
+    drop(third);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGTTOU / SIGTTIN
+// ---------------------------------------------------------------------------------------------
+
+/// CPU time (user + system, in clock ticks) the process has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // After the command: state is field 3, utime 14 and stime 15 (1-based).
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// The negative control of the refusal below: pausing a listener nobody else holds resets the
+/// connections waiting in its accept queue and refuses new ones; SIGTTIN listens again, and the
+/// resumed accept loops do not spin (a poller registration kept through the pause would report
+/// the pause's hang-up forever).
+#[test]
+fn sigttou_pauses_an_unshared_listener_and_sigttin_resumes_it() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let cfg = http_cfg(port, "", "    maxconn 1\n", &server_line("a", a.port, "")).replace(
+        &format!("bind 127.0.0.1:{port}"),
+        &format!("bind 127.0.0.1:{port} backlog 16"),
+    );
+    let baton = Baton::start(&cfg, port);
+    // One request holds the frontend's only slot; three more wait in the accept queue.
+    let slow = std::thread::spawn(move || exchange(port, b"GET /sleep/1500 HTTP/1.0\r\n\r\n"));
+    assert!(wait_until(WAIT, || a.accepted() == 1));
+    let mut queued: Vec<_> = (0..3)
+        .map(|_| {
+            let mut s = connect(port);
+            std::io::Write::write_all(&mut s, b"GET /queued HTTP/1.0\r\n\r\n").unwrap();
+            s
+        })
+        .collect();
+    baton.signal(Signal::SIGTTOU);
+    assert!(
+        wait_until(WAIT, || baton.stderr().contains("Paused listener fe/")),
+        "no pause logged:\n{}",
+        baton.stderr()
+    );
+    for (i, s) in queued.iter_mut().enumerate() {
+        let got = read_to_eof(s);
+        assert!(
+            !matches!(&got, Ok(bytes) if !bytes.is_empty()),
+            "queued connection {i} was served through a pause: {got:?}"
+        );
+    }
+    assert!(!accepts(port), "a paused listener accepted a connection");
+    assert_eq!(
+        slow.join().unwrap().unwrap().status,
+        200,
+        "in-flight requests finish"
+    );
+    baton.signal(Signal::SIGTTIN);
+    assert!(wait_until(WAIT, || accepts(port)), "SIGTTIN did not resume");
+    for i in 0..5 {
+        assert_eq!(get(port, &format!("/after{i}")).status, 200);
+    }
+    // Idle after the resume: the process must sleep, not spin (generous bound: 0.2 s of CPU
+    // in 1 s; a spinning accept loop takes what a core it gets: 0.5 s on a loaded machine).
+    let before = cpu_ticks(baton.pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(baton.pid) - before;
+    assert!(
+        used <= 20,
+        "{used} ticks of CPU in 1 s while idle after a resume"
+    );
+}
+
+/// Pausing a socket acts on the socket, not on one process's descriptor: a listener shared with
+/// another process (received with `-x`, or handed over by `_getsocks`) is never paused — the
+/// pause is refused and logged, and both processes keep serving.
+#[test]
+fn sigttou_is_refused_on_a_listener_shared_with_another_process() {
+    let dir = tmp();
+    let sock = dir.path().join("admin.sock");
+    let port = free_port();
+    let cfg = handover_cfg(port, &sock);
+    let old = Baton::start(&cfg, port);
+    // A second process takes the listener and both keep running (no -sf).
+    let new = Baton::start_with_args(&cfg, port, &["-x", sock.to_str().unwrap()]);
+    assert!(
+        wait_until(WAIT, || old.stderr().contains("handed 2 listening sockets")),
+        "no hand-over:\n{}",
+        old.stderr()
+    );
+    for (who, baton) in [("sender", &old), ("receiver", &new)] {
+        baton.signal(Signal::SIGTTOU);
+        assert!(
+            wait_until(WAIT, || baton.stderr().contains("Not pausing listener fe/")),
+            "the {who} did not refuse the pause:\n{}",
+            baton.stderr()
+        );
+        assert!(
+            !baton.stderr().contains("Paused listener"),
+            "the {who} paused"
+        );
+        for i in 0..10 {
+            let r = get(port, &format!("/{who}{i}"));
+            assert_eq!(r.status, 200, "request {i} after pausing the {who}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// grace and close-spread-time
+// ---------------------------------------------------------------------------------------------
+
+/// Global `grace`: after SIGUSR1 the process keeps accepting for that long (`show info` says
+/// Stopping), then soft-stops and exits 0. A frontend's own `grace` (HAProxy up to 2.4) keeps
+/// its listeners a while longer than the others: the frontend without one is the control
+/// that stops accepting at once.
+#[test]
+fn grace_keeps_accepting_after_sigusr1() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let mut baton = Baton::start(
+        &http_cfg(port, "", "", &server_line("a", a.port, ""))
+            .replace("global\n", "global\n    grace 1500ms\n"),
+        port,
+    );
+    baton.signal(Signal::SIGUSR1);
+    assert!(wait_until(WAIT, || baton
+        .stderr()
+        .contains("phase=\"grace\"")));
+    for i in 0..5 {
+        assert_eq!(get(port, &format!("/grace{i}")).status, 200, "during grace");
+    }
+    assert!(
+        wait_until(WAIT, || !accepts(port)),
+        "still accepting long after the grace"
+    );
+    let status = baton.wait_exit(WAIT).expect("no exit after the grace");
+    assert_eq!(status.code(), Some(0));
+
+    // Per frontend: `late` has a grace of its own, `prompt` has none.
+    let (late, prompt) = (free_port(), free_port());
+    let cfg = http_cfg(late, "", "    grace 3s\n", &server_line("a", a.port, ""))
+        + &format!("frontend prompt\n    bind 127.0.0.1:{prompt}\n    default_backend be\n");
+    let mut baton = Baton::start(&cfg, late);
+    assert!(accepts(prompt));
+    baton.signal(Signal::SIGUSR1);
+    assert!(
+        wait_until(WAIT, || !accepts(prompt)),
+        "the frontend without grace kept accepting"
+    );
+    assert_eq!(
+        get(late, "/late").status,
+        200,
+        "the frontend with grace stopped"
+    );
+    assert!(wait_until(WAIT, || !accepts(late)), "its grace never ended");
+    let status = baton.wait_exit(WAIT).expect("no exit after the grace");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// `close-spread-time`: once the soft stop begins, idle keep-alive connections are closed at
+/// instants spread over the window, long before their `timeout http-keep-alive`. (Without it,
+/// baton closes none of them: `sigusr1_keeps_idle_keep_alive_connections_until_their_next_response`.)
+#[test]
+fn close_spread_time_closes_idle_connections_spread_over_the_window() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let cfg = http_cfg(
+        port,
+        "    timeout http-keep-alive 30s\n",
+        "",
+        &server_line("a", a.port, ""),
+    )
+    .replace("timeout client 10s", "timeout client 30s")
+    .replace("global\n", "global\n    close-spread-time 2s\n");
+    let mut baton = Baton::start(&cfg, port);
+    let clients: Vec<_> = (0..12)
+        .map(|i| {
+            let mut s = connect(port);
+            let req = format!("GET /c{i} HTTP/1.1\r\nHost: t\r\n\r\n");
+            std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+            let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+            assert_eq!(read_response(&mut r).unwrap().status, 200);
+            s
+        })
+        .collect();
+    let stopped = Instant::now();
+    baton.signal(Signal::SIGUSR1);
+    let closes: Vec<_> = clients
+        .into_iter()
+        .map(|mut s| std::thread::spawn(move || (read_to_eof(&mut s), stopped.elapsed())))
+        .map(|t| t.join().unwrap())
+        .collect();
+    let mut times: Vec<Duration> = closes
+        .iter()
+        .map(|(got, at)| {
+            assert!(matches!(got, Ok(b) if b.is_empty()), "{got:?}");
+            *at
+        })
+        .collect();
+    times.sort();
+    let (first, last) = (times[0], times[times.len() - 1]);
+    assert!(
+        last < Duration::from_secs(8),
+        "idle connections lived {last:?}: not closed by the spread"
+    );
+    assert!(
+        last - first >= Duration::from_millis(300),
+        "12 closes not spread over 2 s: {times:?}"
+    );
+    let status = baton.wait_exit(WAIT).expect("no exit after the spread");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// `close-spread-time infinite`: a soft stop adds no `Connection: close` and closes no idle
+/// connection (the default's `Connection: close` is the control, in
+/// `sigusr1_keeps_idle_keep_alive_connections_until_their_next_response`).
+#[test]
+fn close_spread_time_infinite_keeps_connections_alive() {
+    let a = Backend::named("a");
+    let port = free_port();
+    let cfg = http_cfg(
+        port,
+        "    timeout http-keep-alive 1s\n",
+        "",
+        &server_line("a", a.port, ""),
+    )
+    .replace("global\n", "global\n    close-spread-time infinite\n");
+    let mut baton = Baton::start(&cfg, port);
+    let mut conn = connect(port);
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let request = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").into_bytes();
+    std::io::Write::write_all(&mut conn, &request("/one")).unwrap();
+    assert_eq!(read_response(&mut reader).unwrap().status, 200);
+    baton.signal(Signal::SIGUSR1);
+    assert!(wait_until(WAIT, || !accepts(port)));
+    std::io::Write::write_all(&mut conn, &request("/two")).unwrap();
+    let r = read_response(&mut reader).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection"), None, "infinite added a close");
+    // The connection then ends with its keep-alive timeout, and the process with it.
+    let status = baton.wait_exit(WAIT).expect("no exit");
+    assert_eq!(status.code(), Some(0));
+}

@@ -111,7 +111,13 @@ impl Loader<'_> {
                     Some(parse_uint(one("an integer")?, u32::MAX as u64)? as u32)
             }
             "retries" => self.current().retries = parse_uint(one("an integer")?, 1000)? as u32,
-            "grace" => self.current().grace = Some(parse_time(one("a time")?, TimeUnit::Millis)?),
+            "grace" => {
+                self.current().grace = Some(parse_time(one("a time")?, TimeUnit::Millis)?);
+                let why = "HAProxy 2.5+ refuses 'grace' in a proxy (only the global one remains); \
+                           baton keeps HAProxy 2.4's meaning: the listeners keep accepting this \
+                           long after a soft stop begins";
+                self.warn(at, arg_error("grace", why));
+            }
             "balance" => {
                 let Some(algo) = args.first() else {
                     return Err("expects an algorithm".into());

@@ -84,11 +84,20 @@ impl SlotGuard {
     pub fn server(&self) -> &Arc<ServerState> {
         &self.inner.server
     }
+
+    /// Frees the slot (the server has answered in full) and wakes a queued request; the
+    /// connection itself may live on. Idempotent.
+    pub fn release(&mut self) {
+        // The count goes down before the wake-up, so the woken request sees the room.
+        if self.inner.release() {
+            self.slot_freed.notify_one();
+        }
+    }
 }
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        self.slot_freed.notify_one();
+        self.release();
     }
 }
 

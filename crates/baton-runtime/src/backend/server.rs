@@ -67,7 +67,8 @@ pub struct ServerState {
     weight: AtomicU32,
     /// Current [`Status`].
     status: AtomicU8,
-    /// Connections currently open to this server (for leastconn, maxconn and stats).
+    /// Requests in flight at this server (for leastconn, maxconn and stats); an idle
+    /// keep-alive connection does not count.
     active: AtomicU32,
     /// Connections ever made to this server (stats, and a cheap distribution check in tests).
     total: AtomicU64,
@@ -252,26 +253,41 @@ impl ServerState {
         }
     }
 
-    /// Counts a connection until the returned guard is dropped.
+    /// Counts a request in flight until the returned guard is released or dropped.
     pub fn track(self: &std::sync::Arc<Self>) -> ConnectionGuard {
         let now = self.active.fetch_add(1, Ordering::Relaxed) + 1;
         self.max.fetch_max(now, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed);
         ConnectionGuard {
             server: std::sync::Arc::clone(self),
+            counted: true,
         }
     }
 }
 
-/// Holds one slot of a server's active-connection count.
+/// Holds one slot of a server's active count (a request in flight there).
 #[derive(Debug)]
 pub struct ConnectionGuard {
-    /// The server whose count to decrement on drop.
+    /// The server whose count to decrement.
     pub server: std::sync::Arc<ServerState>,
+    /// Whether the slot is still held (released at most once).
+    counted: bool,
+}
+
+impl ConnectionGuard {
+    /// Frees the slot now (the request is over at the server) while the connection lives on;
+    /// returns whether this call freed it.
+    pub fn release(&mut self) -> bool {
+        let was = std::mem::replace(&mut self.counted, false);
+        if was {
+            self.server.active.fetch_sub(1, Ordering::Relaxed);
+        }
+        was
+    }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.server.active.fetch_sub(1, Ordering::Relaxed);
+        self.release();
     }
 }

@@ -241,9 +241,36 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    forward_then(progress, buf, src, dst, read_timeout, || {}).await
+}
+
+/// Like [`forward`], calling `read_all` as soon as the whole body has been read from `src`,
+/// before its last bytes are written to `dst` (a server's slot frees then, not after a slow
+/// client has taken the response).
+pub async fn forward_then<R, W>(
+    progress: &mut BodyProgress,
+    buf: &mut Buf,
+    src: &mut R,
+    dst: &mut W,
+    read_timeout: Option<Duration>,
+    read_all: impl FnOnce(),
+) -> Result<(), BodyError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut read_all = Some(read_all);
+    let mut signal_done = |progress: &BodyProgress| {
+        if progress.done() {
+            if let Some(f) = read_all.take() {
+                f();
+            }
+        }
+    };
     loop {
         if !buf.is_empty() {
             let n = progress.take(buf.bytes())?;
+            signal_done(progress);
             if n > 0 {
                 dst.write_all(&buf.bytes()[..n])
                     .await
@@ -252,6 +279,7 @@ where
             }
         }
         if progress.done() {
+            signal_done(progress);
             return Ok(());
         }
         let read = buf.fill(src);
@@ -265,6 +293,7 @@ where
         if n == 0 {
             if matches!(progress, BodyProgress::UntilClose) {
                 *progress = BodyProgress::Done;
+                signal_done(progress);
                 return Ok(());
             }
             return Err(BodyError::Truncated);
@@ -333,6 +362,27 @@ mod tests {
         let mut rest = buf.bytes().to_vec();
         rest.extend_from_slice(src);
         assert_eq!(rest, b"NEXT");
+    }
+
+    #[tokio::test]
+    async fn read_all_is_signalled_once_when_the_body_is_in() {
+        for (framing, input) in [
+            (Framing::Length(11), &b"hello world"[..]),
+            (Framing::Chunked, b"5\r\nhello\r\n0\r\n\r\n"),
+            (Framing::UntilClose, b"to the end"),
+            (Framing::Empty, b""),
+        ] {
+            let mut calls = 0;
+            let mut buf = Buf::with_capacity(4);
+            let mut src = input;
+            let mut out = Vec::new();
+            let mut p = BodyProgress::new(framing);
+            forward_then(&mut p, &mut buf, &mut src, &mut out, None, || calls += 1)
+                .await
+                .unwrap();
+            assert_eq!(calls, 1, "{framing:?}");
+            assert_eq!(out, input);
+        }
     }
 
     #[tokio::test]

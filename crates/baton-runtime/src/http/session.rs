@@ -12,7 +12,9 @@ use super::buf::Buf;
 use super::errors::ErrorStatus;
 use super::head::{self, Framing, Method, RequestInfo, RequestRewrite, ResponseRewrite};
 use crate::backend::balance::PickKey;
+use crate::backend::server::ServerState;
 use crate::backend::{Backend, ConnectError, ServerConnection};
+use crate::drain::CloseAt;
 use crate::frontend::Frontend;
 use crate::lifecycle::{Phase, PhaseWatch};
 use crate::tunnel::{self, TunnelTimeouts};
@@ -55,6 +57,16 @@ fn combined_mode(a: HttpConnectionMode, b: HttpConnectionMode) -> HttpConnection
     }
 }
 
+/// A server connection kept for this client's next request. It is idle at the server, so it
+/// holds no slot there: `maxconn` and leastconn count requests in flight, not connections
+/// a keep-alive client leaves idle between its requests.
+struct Attached {
+    /// The connection.
+    stream: TcpStream,
+    /// The server it goes to.
+    server: Arc<ServerState>,
+}
+
 /// Per-connection state that survives from one request to the next.
 struct Session {
     /// The frontend serving it.
@@ -71,11 +83,13 @@ struct Session {
     /// The rewritten head being sent.
     out: Vec<u8>,
     /// The server connection kept from the previous request, if reusable.
-    attached: Option<ServerConnection>,
+    attached: Option<Attached>,
     /// Requests served so far on this connection.
     served: u64,
     /// The lifecycle, to close keep-alive connections once draining.
     phase: PhaseWatch,
+    /// When this connection stops being kept alive, drawn once draining is seen.
+    close_at: Option<CloseAt>,
 }
 
 /// Serves one HTTP client connection.
@@ -95,6 +109,7 @@ pub async fn serve(
         attached: None,
         served: 0,
         phase,
+        close_at: None,
     };
     loop {
         match session.one_request(client).await {
@@ -112,8 +127,8 @@ pub async fn serve(
         }
     }
     tracing::debug!(peer = %session.peer, served = session.served, "client connection ends");
-    if let Some(conn) = session.attached.take() {
-        abort(conn);
+    if let Some(attached) = session.attached.take() {
+        abort(&attached.stream);
     }
 }
 
@@ -137,12 +152,26 @@ fn count_error_page(frontend: &Frontend, status: ErrorStatus) {
     }
 }
 
-/// Closes a server connection whose exchange is complete with a reset (`SO_LINGER` 0).
-fn abort(conn: ServerConnection) {
-    let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
+/// Makes the closing of a server connection whose exchange is complete a reset (`SO_LINGER`
+/// 0); it closes when dropped.
+fn abort(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_linger(Some(Duration::ZERO));
 }
 
 impl Session {
+    /// This connection's closing point, if draining has begun.
+    fn drain_close_at(&mut self) -> Option<CloseAt> {
+        if self.close_at.is_none() && *self.phase.borrow() >= Phase::Draining {
+            self.close_at = Some(self.frontend.drain.draw());
+        }
+        self.close_at
+    }
+
+    /// Whether a soft stop wants the response sent now to close the connection.
+    fn drain_closes_response(&mut self) -> bool {
+        self.drain_close_at().is_some_and(CloseAt::close_response)
+    }
+
     /// Handles one request; `Ok(true)` to keep the connection for another.
     async fn one_request(&mut self, client: &mut TcpStream) -> Result<bool, Failure> {
         let fe = Arc::clone(&self.frontend);
@@ -165,8 +194,8 @@ impl Session {
             return Ok(false);
         };
         crate::counters::Counters::bump(&fe.counters.requests);
-        let draining = *self.phase.borrow() >= Phase::Draining;
-        let close_client = !req.keep_alive || mode == HttpConnectionMode::Close || draining;
+        let close_client =
+            !req.keep_alive || mode == HttpConnectionMode::Close || self.drain_closes_response();
 
         if let Some(ret) = &fe.http_return {
             fe.counters.response(ret.status);
@@ -224,11 +253,14 @@ impl Session {
             return Ok(false);
         }
         if server_reusable && !keep.close_client {
-            self.attached = Some(conn);
+            self.attached = Some(Attached {
+                server: Arc::clone(conn.guard.server()),
+                stream: conn.stream,
+            });
         } else if server_reusable {
             // The exchange is complete and nobody will reuse this connection: close it the way
             // HAProxy does, with a reset, which spares both ends the TIME_WAIT state.
-            abort(conn);
+            abort(&conn.stream);
         }
         if keep.close_client {
             return Ok(false); // dropping the stream closes it
@@ -270,14 +302,35 @@ impl Session {
                     }
                 }
             }
+            // Idle under a soft stop with `close-spread-time`: closed at its drawn instant.
+            let mut limit = deadline;
+            let mut watch_drain = None;
+            if !started && self.frontend.drain.closes_idle() {
+                match self.drain_close_at() {
+                    Some(CloseAt::Instant(at)) => limit = Some(limit.map_or(at, |d| d.min(at))),
+                    Some(_) => {}
+                    None => watch_drain = Some(self.phase.clone()),
+                }
+            }
             let read = self.client_buf.fill(client);
-            let n = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, read).await {
-                    Ok(r) => r,
-                    Err(_) if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
-                    Err(_) => return Ok(None), // idle keep-alive connection: close silently
+            let timed = async {
+                match limit {
+                    Some(d) => tokio::time::timeout_at(d, read).await.ok(),
+                    None => Some(read.await),
+                }
+            };
+            let outcome = match watch_drain.as_mut() {
+                None => timed.await,
+                Some(phase) => tokio::select! {
+                    r = timed => r,
+                    // Draining began: draw this connection's closing point and wait again.
+                    _ = phase.wait_for(|p| *p >= Phase::Draining) => continue,
                 },
-                None => read.await,
+            };
+            let n = match outcome {
+                Some(r) => r,
+                None if started => return Err(Failure::Page(ErrorStatus::RequestTimeout)),
+                None => return Ok(None), // idle keep-alive connection: close silently
             };
             match n {
                 Ok(0) | Err(_) => {
@@ -340,10 +393,13 @@ impl Session {
             Failure::Page(ErrorStatus::ServiceUnavailable)
         })?;
         if let Some(attached) = self.attached.take() {
-            if Arc::ptr_eq(attached.guard.server(), slot.server()) {
-                return Ok(attached); // the new slot is released; the attached one stays counted
+            if Arc::ptr_eq(&attached.server, slot.server()) {
+                return Ok(ServerConnection {
+                    stream: attached.stream,
+                    guard: slot,
+                });
             }
-            attached.guard.server().park_idle(attached.stream);
+            attached.server.park_idle(attached.stream);
         }
         if self.served > 0 {
             if let Some(stream) = slot.server().take_idle() {
@@ -420,6 +476,11 @@ impl Session {
             if !info.interim && !info.switching {
                 append_buffered_body(&mut self.out, &mut self.server_buf, &mut progress)
                     .map_err(|_| Failure::Close)?;
+                if progress.done() {
+                    // Read in full: the server is done with this request (a small response
+                    // usually is, before a byte of it reaches the client).
+                    conn.guard.release();
+                }
             }
             within(client_timeout, client.write_all(&self.out))
                 .await
@@ -439,12 +500,14 @@ impl Session {
                     tunnelled: true,
                 });
             }
-            if let Err(e) = body::forward(
+            let guard = &mut conn.guard;
+            if let Err(e) = body::forward_then(
                 &mut progress,
                 &mut self.server_buf,
                 &mut conn.stream,
                 client,
                 server_timeout,
+                || guard.release(),
             )
             .await
             {
@@ -478,7 +541,7 @@ impl Session {
                 // A soft stop that began while the request was in flight closes the client
                 // connection after this response (never before it).
                 let mut rewrite = *rewrite;
-                rewrite.close_client |= *self.phase.borrow() >= Phase::Draining;
+                rewrite.close_client |= self.drain_closes_response();
                 match head::parse_response(self.server_buf.bytes(), &mut self.out, &rewrite) {
                     Ok(Some(info)) => {
                         self.server_buf.consume(info.head_len);

@@ -226,7 +226,7 @@ fn show_info(ctx: &ApiContext) -> String {
     let _ = writeln!(
         out,
         "Stopping: {}",
-        u8::from(ctx.lifecycle.phase() >= crate::lifecycle::Phase::Draining)
+        u8::from(ctx.lifecycle.phase() >= crate::lifecycle::Phase::Grace)
     );
     let _ = writeln!(out, "Phase: {}", ctx.lifecycle.phase().name());
     out

@@ -55,6 +55,8 @@ pub struct ApiContext {
     /// Live runtime API sessions (a hand-over in progress must finish before the exported
     /// sockets are released).
     pub stats_sessions: SessionTracker,
+    /// The frontends' listeners: a hand-over marks them shared, so they are never paused.
+    pub listeners: Vec<Arc<crate::pause::ListenerControl>>,
 }
 
 /// Why a stats socket could not be set up.
@@ -320,6 +322,10 @@ async fn hand_over(stream: UnixStream, ctx: &Arc<ApiContext>) {
         return;
     };
     ctx.lifecycle.advance(Phase::HandingOver);
+    // From the first byte sent, another process may hold these sockets: never pause them.
+    for listener in &ctx.listeners {
+        listener.mark_shared();
+    }
     let exports = Arc::clone(&ctx.exports);
     let result = tokio::task::spawn_blocking(move || {
         let exports = exports

@@ -548,6 +548,13 @@ impl Master {
         }
     }
 
+    /// Forwards `signal` to every worker.
+    pub fn signal_workers(&self, signal: Signal) {
+        for w in &self.workers {
+            let _ = kill(Pid::from_raw(w.pid), signal);
+        }
+    }
+
     /// Stragglers of a hard stop get SIGKILL after 10 s.
     pub fn kill_stragglers(&mut self) {
         if self

@@ -52,13 +52,20 @@ pub struct MasterOptions {
 
 /// Loads and checks the configuration as `baton -c` would; returns whether it is usable and its
 /// messages (each with file:line), which are also logged.
+/// Only a failed check is logged here: a good configuration is loaded (and its warnings
+/// logged) once more by the re-executed master.
 pub fn check_config(files: &[PathBuf], quiet: bool) -> (bool, Vec<String>) {
-    let (config, lines) = load_config(files, quiet);
+    let (config, lines) = load_config(files, quiet, false);
     (config.is_some(), lines)
 }
 
-/// Loads the configuration; `None` when it has errors.
-fn load_config(files: &[PathBuf], quiet: bool) -> (Option<baton_config::Config>, Vec<String>) {
+/// Loads the configuration; `None` when it has errors. Messages are logged when `log` is set
+/// or the configuration is unusable.
+fn load_config(
+    files: &[PathBuf],
+    quiet: bool,
+    log: bool,
+) -> (Option<baton_config::Config>, Vec<String>) {
     let mut loaded = baton_config::load_paths(files);
     let resolution = crate::check_mode::resolve_servers(&loaded.config);
     loaded.diagnostics.extend(resolution);
@@ -76,26 +83,20 @@ fn load_config(files: &[PathBuf], quiet: bool) -> (Option<baton_config::Config>,
             "config : Fatal errors found in configuration.",
         ));
     }
-    for l in &lines {
-        eprintln!("{l}");
-    }
     let ok = verdict != Verdict::Invalid;
+    if log || !ok {
+        for l in &lines {
+            eprintln!("{l}");
+        }
+    }
     (ok.then_some(loaded.config), lines)
 }
 
-/// The signals the master handles, blocked until their handlers exist (and across exec).
+/// The signals the master handles (the proxy's, and SIGCHLD), blocked until their handlers
+/// exist (and across exec).
 fn master_signals() -> nix::sys::signal::SigSet {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in [
-        Signal::SIGUSR1,
-        Signal::SIGUSR2,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-        Signal::SIGHUP,
-        Signal::SIGCHLD,
-    ] {
-        set.add(s);
-    }
+    let mut set = crate::signals::handled();
+    set.add(Signal::SIGCHLD);
     set
 }
 
@@ -173,7 +174,7 @@ pub fn run(options: MasterOptions) -> Result<i32> {
     let (events, mut inbox) = tokio::sync::mpsc::unbounded_channel();
     // First start: check, bind the master CLI, detach, pid file. After a re-execution all of
     // that is done and carried.
-    let (config, messages) = load_config(&options.files, options.quiet);
+    let (config, messages) = load_config(&options.files, options.quiet, true);
     let mut first_start_signals = Vec::new();
     let mut listeners: Vec<(OwnedFd, CarriedListener)> = Vec::new();
     let binary;
@@ -241,6 +242,9 @@ pub fn run(options: MasterOptions) -> Result<i32> {
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
         let mut chld = signal(SignalKind::child())?;
+        let mut ttou = signal(SignalKind::from_raw(Signal::SIGTTOU as i32))?;
+        let mut ttin = signal(SignalKind::from_raw(Signal::SIGTTIN as i32))?;
+        let mut quit = signal(SignalKind::quit())?;
         master_signals().thread_unblock()?;
         let mut m = Master {
             settings,
@@ -333,6 +337,10 @@ pub fn run(options: MasterOptions) -> Result<i32> {
                 _ = term.recv() => master.borrow_mut().stop_all(Signal::SIGTERM, 143),
                 _ = int.recv() => master.borrow_mut().stop_all(Signal::SIGTERM, 130),
                 _ = chld.recv() => Master::reap(&master),
+                // Pause / resume go to the workers, which refuse them on shared listeners.
+                _ = ttou.recv() => master.borrow().signal_workers(Signal::SIGTTOU),
+                _ = ttin.recv() => master.borrow().signal_workers(Signal::SIGTTIN),
+                _ = quit.recv() => tracing::warn!("SIGQUIT received: nothing to dump."),
                 _ = tick.tick() => {
                     Master::reap(&master);
                     master.borrow_mut().kill_stragglers();

@@ -794,3 +794,27 @@ pub fn process_running(pid: u32) -> bool {
             .is_some_and(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
     })
 }
+
+/// Waits for ab and parses its report; when requests were lost, prints ab's detail.
+pub fn finish_ab(client: Child) -> AbResult {
+    let out = client.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let result = parse_ab(&text);
+    if result.lost > 0 {
+        let detail: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("Completed"))
+            .collect();
+        eprintln!("ab said:\n{}", detail.join("\n"));
+    }
+    result
+}
+
+/// A count from the environment variable `var` (to shorten a run locally), else `default`.
+pub fn env_count(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
