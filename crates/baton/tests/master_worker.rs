@@ -42,6 +42,8 @@ struct Setup {
     global: String,
     /// Binary to run (default: the one under test).
     binary: Option<PathBuf>,
+    /// One more `-S`.
+    extra_cli: Option<String>,
 }
 
 /// The test configuration: a frontend answering by itself, a stats socket with `expose-fd`.
@@ -81,6 +83,7 @@ impl Master {
                 "{},level user",
                 dir.path().join("user.sock").display()
             ))
+            .args(setup.extra_cli.iter().flat_map(|s| ["-S", s.as_str()]))
             .arg("-p")
             .arg(dir.path().join("baton.pid"))
             .env_remove("NOTIFY_SOCKET")
@@ -454,6 +457,34 @@ fn cli_client_fails_the_reload_of_a_broken_configuration() {
         .unwrap();
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stderr).contains("cannot talk to the master CLI"));
+}
+
+#[test]
+fn a_tcp_master_cli_and_the_master_prefix() {
+    let port = common::free_port();
+    let address = format!("ipv4@127.0.0.1:{port},level operator");
+    let m = Master::start(Setup {
+        extra_cli: Some(address.clone()),
+        ..Default::default()
+    });
+    let cli = |command: &str| {
+        let out = Command::new(common::baton_bin())
+            .args(["--cli", command, "-S", &address])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, proc) = cli("@master show proc");
+    assert_eq!(code, Some(0));
+    assert!(proc.contains(&m.current_worker().to_string()), "{proc}");
+    let (code, answer) = cli("reload");
+    assert_eq!(code, Some(0), "operator may reload: {answer}");
+    assert!(answer.starts_with("Success=1"), "{answer}");
+    let (_, denied) = cli("@1 disable server web/x");
+    assert!(denied.contains("Permission denied"), "{denied}");
 }
 
 #[test]

@@ -372,6 +372,14 @@ impl Master {
         if m.state != MasterState::Stopping {
             m.set_state(MasterState::Running);
         }
+        // The current worker died during this reload: nobody serves, start one.
+        let orphaned = m.state == MasterState::Running && m.current().is_none();
+        if orphaned {
+            m.set_state(MasterState::Replacing);
+            drop(m);
+            Master::replace(this);
+            return;
+        }
         let pending = m.state == MasterState::Running && std::mem::take(&mut m.reload_pending);
         drop(m);
         if pending {
