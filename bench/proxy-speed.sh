@@ -3,14 +3,16 @@
 # generated haproxy.cfg (only the ports differ), interleaved wrk runs, medians.
 #
 # Cases: http keep-alive, http with "Connection: close", tcp (keep-alive HTTP through the tcp
-# proxy); nginx directly as a reference for the http cases. Per run: good responses/s (2xx/3xx),
+# proxy), http-rules (keep-alive through a frontend with 20 ACLs and 10 use_backend rules, the
+# last of which routes the request); nginx directly as a reference for the first two. Per run: good responses/s (2xx/3xx),
 # p99 latency, wrk errors, the proxy's CPU time per good response (utime+stime of the whole
 # process from /proc/PID/stat), backend connections opened per request (nginx stub_status);
 # per case: peak RSS (VmHWM; each proxy is restarted for every case).
 #
 # Usage: bench/proxy-speed.sh
-# Environment: BENCH_DURATION (wrk -d, default 10s), ROUNDS (default 3), BENCH_PORT_BASE (first
-#   of 6 consecutive ports on 127.0.0.1, default 28080), WRK_THREADS (2), WRK_CONNS (50),
+# Environment: BENCH_DURATION (wrk -d, default 10s), ROUNDS (default 3), BENCH_CASES (default
+#   "http-ka http-close tcp http-rules"), BENCH_PORT_BASE (first of 8 consecutive ports on
+#   127.0.0.1, default 28080), WRK_THREADS (2), WRK_CONNS (50),
 #   BENCH_OUT (results directory, default bench/results), BENCH_NO_BUILD=1 (skip cargo build),
 #   BENCH_WAIT_QUIET=N (wait up to N s before each run while another load generator or compiler
 #   runs; default 0). Runs that overlap such a process are flagged in the report and the JSON.
@@ -26,6 +28,10 @@ port_base=${BENCH_PORT_BASE:-28080}
 wrk_threads=${WRK_THREADS:-2}
 wrk_conns=${WRK_CONNS:-50}
 out_dir=${BENCH_OUT:-$root/bench/results}
+cases=${BENCH_CASES:-http-ka http-close tcp http-rules}
+for c in $cases; do
+    case $c in http-ka | http-close | tcp | http-rules) ;; *) echo "proxy-speed: ERROR: unknown case '$c' in BENCH_CASES (http-ka http-close tcp http-rules)" >&2; exit 1 ;; esac
+done
 
 die() { echo "proxy-speed: ERROR: $*" >&2; exit 1; }
 log() { echo "proxy-speed: $*" >&2; }
@@ -49,6 +55,8 @@ hap_http=$((port_base + 2))
 hap_tcp=$((port_base + 3))
 bat_http=$((port_base + 4))
 bat_tcp=$((port_base + 5))
+hap_rules=$((port_base + 6))
+bat_rules=$((port_base + 7))
 
 # Everything we start is a child of this shell; cleanup stops each by PID.
 work=$(mktemp -d /tmp/proxy-speed.XXXXXX)
@@ -88,7 +96,7 @@ trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
 # ---------------------------------------------------------------- preflight
-for p in $nginx_port $nginx_status_port $hap_http $hap_tcp $bat_http $bat_tcp; do
+for p in $nginx_port $nginx_status_port $hap_http $hap_tcp $bat_http $bat_tcp $hap_rules $bat_rules; do
     if [[ -n $(ss -Hltn "sport = :$p" 2>/dev/null) ]]; then
         ss -Hltnp "sport = :$p" >&2 || true
         die "port 127.0.0.1:$p is already in use (set BENCH_PORT_BASE to another range)"
@@ -105,7 +113,7 @@ foreign_procs() {
         alive "$pid" || continue
         # nginx workers we started are children of our nginx master (none with master_process off).
         mine=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f2)
-        [[ -n ${started[$mine]:-} ]] && continue
+        [[ -n $mine && -n ${started[$mine]:-} ]] && continue
         echo "$pid:$comm"
     done | paste -sd' ' -
 }
@@ -170,7 +178,53 @@ expect_ok nginx "$nginx_pid" "http://127.0.0.1:$nginx_port/"
 nginx_accepts() { curl -s --max-time 2 "http://127.0.0.1:$nginx_status_port/" | awk '/^ *[0-9]+ +[0-9]+ +[0-9]+/{print $1; exit}'; }
 
 # ---------------------------------------------------------------- proxies: one config, two port sets
-gen_cfg() { # http_port tcp_port
+# The http-rules frontend: 20 ACLs over the usual criteria and 10 use_backend rules; wrk's
+# "GET /" matches none of the first nine, so every request evaluates all of them.
+gen_rules() { # port
+    cat <<EOF
+
+frontend fe_rules
+    mode http
+    bind 127.0.0.1:$1
+    acl a01 path_beg /api /v1 /v2
+    acl a02 path_end .css .js .png
+    acl a03 path_reg ^/admin(/|\$)
+    acl a04 hdr_beg(host) -i static. img. cdn.
+    acl a05 hdr_end(host) -i .internal
+    acl a06 hdr(x-route) -i blue green
+    acl a07 hdr_sub(user-agent) -i bot crawler
+    acl a08 url_sub -i secret token=
+    acl a09 method POST PUT DELETE
+    acl a10 src 10.0.0.0/8 192.168.0.0/16
+    acl a11 hdr_cnt(x-forwarded-for) gt 3
+    acl a12 path_dir docs wiki
+    acl a13 hdr_dom(host) -i example
+    acl a14 dst_port 1:1023
+    acl a15 hdr(x-debug) -m found
+    acl a16 path_len gt 200
+    acl a17 url_beg /internal
+    acl a18 hdr_val(content-length) gt 1000000
+    acl a19 path /healthz /readyz
+    acl a20 path_beg /
+    use_backend be_rules if a01 a09
+    use_backend be_rules if a02 || a04
+    use_backend be_rules if a03 !a10
+    use_backend be_rules if a05 a06
+    use_backend be_rules if a07 || a08
+    use_backend be_rules if a11 a12
+    use_backend be_rules if a13 a14
+    use_backend be_rules if a15 || a16
+    use_backend be_rules if a17 || a18 || a19
+    use_backend be_rules if a20 !a10
+    default_backend be_http
+
+backend be_rules
+    mode http
+    balance roundrobin
+    server nginx 127.0.0.1:$nginx_port
+EOF
+}
+gen_cfg() { # http_port tcp_port rules_port
     cat <<EOF
 global
     maxconn 5000
@@ -200,9 +254,10 @@ backend be_tcp
     balance roundrobin
     server nginx 127.0.0.1:$nginx_port
 EOF
+    gen_rules "$3"
 }
-gen_cfg "$hap_http" "$hap_tcp" >"$work/haproxy.cfg"
-gen_cfg "$bat_http" "$bat_tcp" >"$work/baton.cfg"
+gen_cfg "$hap_http" "$hap_tcp" "$hap_rules" >"$work/haproxy.cfg"
+gen_cfg "$bat_http" "$bat_tcp" "$bat_rules" >"$work/baton.cfg"
 cmp -s <(sed 's/:[0-9]*$//' "$work/haproxy.cfg") <(sed 's/:[0-9]*$//' "$work/baton.cfg") || die "configs differ beyond ports"
 "$haproxy" -c -q -f "$work/haproxy.cfg" || die "haproxy rejects the generated config"
 "$baton" -c -q -f "$work/baton.cfg" || die "baton rejects the generated config"
@@ -219,10 +274,11 @@ start_proxies() {
     started[$!]=haproxy
     local t
     for t in baton haproxy; do
-        local hp tp
-        if [[ $t == baton ]]; then hp=$bat_http tp=$bat_tcp; else hp=$hap_http tp=$hap_tcp; fi
+        local hp tp rp
+        if [[ $t == baton ]]; then hp=$bat_http tp=$bat_tcp rp=$bat_rules; else hp=$hap_http tp=$hap_tcp rp=$hap_rules; fi
         expect_ok "$t (http frontend)" "${proxy_pid[$t]}" "http://127.0.0.1:$hp/"
         expect_ok "$t (tcp frontend)" "${proxy_pid[$t]}" "http://127.0.0.1:$tp/"
+        expect_ok "$t (rules frontend)" "${proxy_pid[$t]}" "http://127.0.0.1:$rp/"
     done
 }
 stop_proxies() {
@@ -248,8 +304,8 @@ target_url() { # case target
     local port
     case $2 in
         nginx) port=$nginx_port ;;
-        baton) [[ $1 == tcp ]] && port=$bat_tcp || port=$bat_http ;;
-        haproxy) [[ $1 == tcp ]] && port=$hap_tcp || port=$hap_http ;;
+        baton) case $1 in tcp) port=$bat_tcp ;; http-rules) port=$bat_rules ;; *) port=$bat_http ;; esac ;;
+        haproxy) case $1 in tcp) port=$hap_tcp ;; http-rules) port=$hap_rules ;; *) port=$hap_http ;; esac ;;
     esac
     echo "http://127.0.0.1:$port/"
 }
@@ -266,9 +322,9 @@ runs=$work/runs.tsv
 : >"$runs"
 : >"$work/rss.tsv"
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-for c in http-ka http-close tcp; do
+for c in $cases; do
     targets=(baton haproxy)
-    [[ $c != tcp ]] && targets+=(nginx)
+    [[ $c == http-ka || $c == http-close ]] && targets+=(nginx)
     log "case $c: starting fresh baton and haproxy"
     start_proxies
     for t in "${targets[@]}"; do wrk_run "$c" "$t" 1s "$work/warmup.txt"; done # not recorded
@@ -365,7 +421,9 @@ for line in open(rss_f):
     case, target, kb = line.split()
     rss[(case, target)] = int(kb) / 1024
 
-CASES = [("http-ka", "http keep-alive"), ("http-close", "http Connection: close"), ("tcp", "tcp (keep-alive through tcp proxy)")]
+CASES = [("http-ka", "http keep-alive"), ("http-close", "http Connection: close"), ("tcp", "tcp (keep-alive through tcp proxy)"),
+         ("http-rules", "http keep-alive, 20 ACLs + 10 use_backend rules")]
+CASES = [c for c in CASES if any(r["case"] == c[0] for r in runs)]
 summary = {}
 for case, _ in CASES:
     for target in ("baton", "haproxy", "nginx"):

@@ -106,7 +106,7 @@ fn baton_unit_is_clean_and_checks_its_variable() {
 
 #[test]
 fn baton_unsupported_directives_are_errors_for_baton_notes_for_haproxy() {
-    let extra = "\nbackend other\n\terrorfile 503 /etc/x.http\n\tlog global\n";
+    let extra = "\nbackend other\n\terrorloc 503 http://example.invalid/\n\toption logasap\n";
     let t = Tree::fixture("baton");
     t.append("/etc/baton/baton.cfg", extra);
     let (found, code) = t.ids(&[]);

@@ -34,12 +34,7 @@ pub fn check(config: &Config, out: &mut Vec<Diagnostic>) {
                 format!("{kind} '{name}' has no 'bind' directive. Please declare it as a backend if this was intended."),
             ));
         }
-        if proxy.kind.is_frontend() && proxy.mode == Mode::Tcp && proxy.http_return.is_some() {
-            out.push(Diagnostic::alert(
-                proxy.http_return.as_ref().map(|r| r.location.clone()),
-                format!("{kind} '{name}': 'http-request return' requires 'mode http'."),
-            ));
-        }
+        crate::load::rules::check_proxy(config, proxy, out);
         let t = &proxy.timeouts;
         let mut missing = Vec::new();
         if proxy.kind.is_frontend() && t.client.is_none() {

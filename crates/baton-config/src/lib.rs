@@ -7,12 +7,17 @@
 //! ([`check`]). Every problem is a [`diag::Diagnostic`] with its file and line; nothing in this
 //! crate panics on bad input, and it does no I/O beyond reading the configuration files.
 
+pub mod acl;
 pub mod check;
 pub mod condition;
 pub mod diag;
 pub mod keywords;
 pub mod load;
+pub mod log_model;
+pub mod logformat;
 pub mod model;
+pub mod rules;
+pub mod sample;
 pub mod source;
 pub mod tokenizer;
 pub mod values;

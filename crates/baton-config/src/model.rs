@@ -6,6 +6,7 @@
 //! the runtime must point an operator back at a line.
 
 use crate::diag::Location;
+use crate::rules::{Acl, ErrorFile, Redirect, RequestAction, ResponseAction, Rule, UseBackend};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub struct Config {
     pub global: Global,
     /// Frontends, backends and listens in the order they were declared.
     pub proxies: Vec<Proxy>,
+    /// `userlist` sections, for `http_auth` and `http-request auth`.
+    pub userlists: Vec<crate::rules::Userlist>,
 }
 
 impl Config {
@@ -79,6 +82,8 @@ pub struct Global {
     pub close_spread_time: Option<CloseSpread>,
     /// `mworker-max-reloads`: reloads a worker may survive (HAProxy's default 50).
     pub mworker_max_reloads: u32,
+    /// `log`, `log-tag`, `log-send-hostname`.
+    pub log: crate::log_model::GlobalLog,
 }
 
 impl Default for Global {
@@ -99,6 +104,7 @@ impl Default for Global {
             grace: None,
             close_spread_time: None,
             mworker_max_reloads: 50,
+            log: Default::default(),
         }
     }
 }
@@ -321,6 +327,30 @@ pub struct Network {
     pub prefix: u8,
 }
 
+impl Network {
+    /// Whether `ip` is inside this network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (ip, self.addr) {
+            (IpAddr::V4(a), IpAddr::V4(n)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(a) & mask == u32::from(n) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V6(n)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(a) & mask == u128::from(n) & mask
+            }
+            (IpAddr::V6(a), IpAddr::V4(_)) => a
+                .to_ipv4_mapped()
+                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            _ => false,
+        }
+    }
+}
+
 /// `option httpchk` and `http-check expect status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpCheck {
@@ -332,19 +362,6 @@ pub struct HttpCheck {
     pub version: String,
     /// `http-check expect status N`: the status that means healthy; `None`: any 2xx or 3xx.
     pub expect_status: Option<u16>,
-}
-
-/// `http-request return` without conditions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpReturn {
-    /// Status code (default 200).
-    pub status: u16,
-    /// `content-type`.
-    pub content_type: Option<String>,
-    /// `string` body.
-    pub body: Option<String>,
-    /// The line that declared it.
-    pub location: Location,
 }
 
 /// A proxy: frontend, backend, listen, or a defaults template.
@@ -384,15 +401,36 @@ pub struct Proxy {
     pub http_check: Option<HttpCheck>,
     /// `default_backend` with the line that named it.
     pub default_backend: Option<(String, Location)>,
-    /// `http-request return`.
-    pub http_return: Option<HttpReturn>,
+    /// `acl` lines and anonymous `{ ... }` blocks; conditions refer to them by index.
+    pub acls: Vec<Acl>,
+    /// `http-request` rules, in order.
+    pub http_request: Vec<Rule<RequestAction>>,
+    /// The older `redirect` rules, evaluated after the `http-request` rules.
+    pub redirects: Vec<Rule<Redirect>>,
+    /// `use_backend` rules, first match wins.
+    pub use_backends: Vec<UseBackend>,
+    /// `http-response` rules, in order.
+    pub http_response: Vec<Rule<ResponseAction>>,
+    /// `errorfile` lines: replacement pages by status code.
+    pub errorfiles: Vec<ErrorFile>,
     /// `grace` of this proxy.
     pub grace: Option<Duration>,
     /// Whether `mode` was set explicitly (for the mode-mismatch check).
     pub mode_explicit: bool,
+    /// Logging: targets, traffic log format, `dontlognull`, header captures.
+    pub log: crate::log_model::ProxyLog,
 }
 
 impl Proxy {
+    /// Whether it has any HTTP rule, ACL-based routing or error page that the runtime must
+    /// look at per request.
+    pub fn has_http_rules(&self) -> bool {
+        !self.http_request.is_empty()
+            || !self.redirects.is_empty()
+            || !self.use_backends.is_empty()
+            || !self.http_response.is_empty()
+    }
+
     /// A proxy with HAProxy's defaults.
     pub fn new(name: String, kind: ProxyKind, location: Location) -> Self {
         Proxy {
@@ -413,9 +451,15 @@ impl Proxy {
             idle_close_on_response: false,
             http_check: None,
             default_backend: None,
-            http_return: None,
+            acls: Vec::new(),
+            http_request: Vec::new(),
+            redirects: Vec::new(),
+            use_backends: Vec::new(),
+            http_response: Vec::new(),
+            errorfiles: Vec::new(),
             grace: None,
             mode_explicit: false,
+            log: Default::default(),
         }
     }
 
@@ -427,7 +471,16 @@ impl Proxy {
             location,
             binds: Vec::new(),
             servers: Vec::new(),
-            http_return: None,
+            use_backends: Vec::new(),
+            // Inherited rules keep their ACLs, but a proxy cannot name a defaults ACL itself.
+            acls: defaults
+                .acls
+                .iter()
+                .map(|a| Acl {
+                    name: format!("{}{}", crate::acl::INHERITED, a.name),
+                    criteria: a.criteria.clone(),
+                })
+                .collect(),
             ..defaults.clone()
         }
     }
@@ -513,5 +566,31 @@ impl Default for ServerOptions {
             disabled: false,
             maxconn: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_match_by_prefix() {
+        let net = Network {
+            addr: "127.0.0.0".parse().unwrap(),
+            prefix: 8,
+        };
+        assert!(net.contains("127.9.9.9".parse().unwrap()));
+        assert!(!net.contains("10.0.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:127.0.0.1".parse().unwrap()));
+        let all = Network {
+            addr: "0.0.0.0".parse().unwrap(),
+            prefix: 0,
+        };
+        assert!(all.contains("1.2.3.4".parse().unwrap()));
+        let v6 = Network {
+            addr: "fd00::".parse().unwrap(),
+            prefix: 8,
+        };
+        assert!(v6.contains("fd12::1".parse().unwrap()));
     }
 }

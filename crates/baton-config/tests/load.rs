@@ -202,13 +202,13 @@ fn expose_fd_accepts_only_listeners() {
 #[test]
 fn unsupported_keywords_are_refused_and_warnings_accepted() {
     let loaded = load(
-        "global\n  tune.bufsize 16384\n  log /dev/log local0\nfrontend f\n  bind :80 ssl crt /x.pem name n\n  acl a path /x\n  timeout client 1s\n",
+        "global\n  tune.bufsize 16384\n  log-send-hostname\n  tune.http.logurilen 10\nfrontend f\n  bind :80 ssl crt /x.pem name n\n  http-request cache-use c\n  timeout client 1s\n",
     );
     let got = alerts(&loaded);
     assert_eq!(got.len(), 3, "{got:#?}");
     assert!(got[0].contains("option 'ssl' is not supported by baton"));
     assert!(got[1].contains("option 'crt' is not supported by baton"));
-    assert!(got[2].starts_with("6: 'acl' is not supported by baton"));
+    assert!(got[2].starts_with("7: 'http-request cache-use' is not supported by baton"));
     assert_eq!(warnings(&loaded), 2);
     // The option after an unsupported one with a value was still parsed.
     assert_eq!(
@@ -220,13 +220,13 @@ fn unsupported_keywords_are_refused_and_warnings_accepted() {
 #[test]
 fn unsupported_sections_skip_their_lines() {
     let loaded = load(
-        "peers p\n  peer a 127.0.0.1:1\n  anything goes here\nuserlist u\n  user x password y\nlisten l\n  bind :1\n  timeout client 1s\n",
+        "peers p\n  peer a 127.0.0.1:1\n  anything goes here\nprogram u\n  command x y\nlisten l\n  bind :1\n  timeout client 1s\n",
     );
     let got = alerts(&loaded);
     // One alert per refused section, none for the lines inside them.
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(got[0].starts_with("1: section 'peers' is not supported by baton"));
-    assert!(got[1].starts_with("4: section 'userlist' is not supported by baton"));
+    assert!(got[1].starts_with("4: section 'program' is not supported by baton"));
     assert_eq!(loaded.config.proxies.len(), 1);
 }
 
@@ -357,4 +357,40 @@ fn every_supported_keyword_has_a_handler() {
             }
         }
     }
+}
+
+#[test]
+fn logging_directives_fill_the_model() {
+    use baton_config::log_model::{LogAddress, SyslogFormat, TrafficFormat};
+    let loaded = load(
+        "global\n  log 127.0.0.1:5140 local0\n  log stdout format raw daemon notice\n\
+         defaults\n  log global\n  option httplog\n  option dontlognull\n\
+         frontend f\n  bind :80\n  capture request header Host len 20\n  timeout client 1s\n\
+         frontend g\n  no log\n  log /dev/log local1\n  option tcplog\n  bind :81\n  timeout client 1s\n\
+         frontend h\n  log-format \"%ci %[src]\"\n  no option dontlognull\n  bind :82\n  timeout client 1s\n",
+    );
+    assert!(alerts(&loaded).is_empty(), "{:?}", alerts(&loaded));
+    let p = &loaded.config.proxies;
+    assert_eq!(p[0].log.targets.len(), 2);
+    assert_eq!(p[0].log.targets[1].format, SyslogFormat::Raw);
+    assert_eq!(
+        (p[0].log.format.clone(), p[0].log.dont_log_null),
+        (TrafficFormat::Http, true)
+    );
+    assert_eq!(p[0].log.request_captures[0].len, 20);
+    assert_eq!(p[1].log.targets.len(), 1);
+    assert_eq!(
+        p[1].log.targets[0].address,
+        LogAddress::Unix("/dev/log".into())
+    );
+    assert_eq!(p[1].log.format, TrafficFormat::Tcp);
+    assert!(matches!(&p[2].log.format, TrafficFormat::Custom(f) if f.text == "%ci %[src]"));
+    assert!(!p[2].log.dont_log_null);
+    let tcp = load("frontend t\n  mode tcp\n  option httplog\n  bind :1\n  timeout client 1s\n");
+    assert_eq!(warnings(&tcp), 1);
+    assert_eq!(tcp.config.proxies[0].log.format, TrafficFormat::Http);
+    let bad = load("global\n  log ring@r local0\n  log 127.0.0.1 local0 bogus\n");
+    let got = alerts(&bad);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].contains("2: 'log' : log target 'ring@'"), "{got:?}");
 }

@@ -9,14 +9,15 @@
 
 use crate::backend::Backend;
 use crate::drain::DrainPolicy;
-use crate::http::errors::reason;
+use crate::http::rules::ProxyRules;
 use crate::lifecycle::{Phase, PhaseWatch};
+use crate::log::record::{self, Record};
 use crate::pause::LoopGuard;
 use crate::sessions::SessionTracker;
 use baton_config::model::{ForwardFor, HttpConnectionMode, Mode, Proxy, Timeouts};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
@@ -38,8 +39,14 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardFor>,
     /// The frontend's HTTP connection mode.
     pub http_connection_mode: HttpConnectionMode,
-    /// `http-request return`, pre-rendered up to (not including) the blank line.
-    pub http_return: Option<HttpReturn>,
+    /// The frontend's rules (ACLs, `http-request`, `redirect`, `use_backend`,
+    /// `http-response`, `errorfile`), when it has any.
+    pub rules: Option<Arc<ProxyRules>>,
+    /// Whether requests must go through the rules path (this frontend or a backend it can
+    /// route to has request rules); otherwise heads are forwarded in one pass.
+    pub request_rules: bool,
+    /// A `listen` section: its backend half is itself, whose rules already ran as frontend.
+    pub listen: bool,
     /// `maxconn` of the frontend.
     pub slots: Arc<Semaphore>,
     /// Traffic counters for `show stat`.
@@ -50,43 +57,18 @@ pub struct Frontend {
     pub grace: Option<Duration>,
     /// How a soft stop ends its client connections (`close-spread-time`), process-wide.
     pub drain: Arc<DrainPolicy>,
-}
-
-/// A pre-rendered `http-request return` response.
-#[derive(Debug, Clone)]
-pub struct HttpReturn {
-    /// The status code, for the counters.
-    pub status: u16,
-    /// Status line and headers, each ending in CRLF, without the final CRLF.
-    pub head: Vec<u8>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl HttpReturn {
-    /// Renders a configured `http-request return`.
-    pub fn render(ret: &baton_config::model::HttpReturn) -> Self {
-        let body = ret.body.clone().unwrap_or_default().into_bytes();
-        let mut head = format!("HTTP/1.1 {} {}\r\n", ret.status, reason(ret.status));
-        if let Some(ct) = &ret.content_type {
-            head.push_str(&format!("content-type: {ct}\r\n"));
-        }
-        head.push_str(&format!("content-length: {}\r\n", body.len()));
-        HttpReturn {
-            status: ret.status,
-            head: head.into_bytes(),
-            body,
-        }
-    }
+    /// Its logging, when it has log targets.
+    pub log: Option<Arc<crate::log::Logger>>,
 }
 
 impl Frontend {
-    /// Builds a frontend; `backends` resolves `default_backend`; `global_maxconn` bounds the
-    /// frontend's own `maxconn`; `drain` is the process's soft-stop policy.
+    /// Builds a frontend; `global_maxconn` bounds the frontend's own `maxconn`; `rules` are
+    /// the proxy's compiled rules, if it has any; `drain` is the process's soft-stop policy.
     pub fn new(
         proxy: &Proxy,
         default_backend: Option<Arc<Backend>>,
         global_maxconn: u32,
+        rules: Option<Arc<ProxyRules>>,
         drain: Arc<DrainPolicy>,
     ) -> Self {
         let maxconn = proxy
@@ -94,6 +76,12 @@ impl Frontend {
             .unwrap_or(global_maxconn)
             .min(global_maxconn)
             .max(1);
+        let request_rules = rules.as_ref().is_some_and(|r| r.has_request_rules())
+            || default_backend
+                .as_ref()
+                .and_then(|b| b.rules.as_ref())
+                .is_some_and(|r| r.has_request_rules())
+            || rules.as_ref().is_some_and(|r| r.routes_to_rules());
         Frontend {
             name: proxy.name.clone(),
             mode: proxy.mode,
@@ -101,13 +89,22 @@ impl Frontend {
             default_backend,
             forwardfor: proxy.forwardfor.clone(),
             http_connection_mode: proxy.http_connection_mode,
-            http_return: proxy.http_return.as_ref().map(HttpReturn::render),
+            request_rules,
+            rules,
+            listen: proxy.kind == baton_config::model::ProxyKind::Listen,
             slots: Arc::new(Semaphore::new(maxconn as usize)),
             counters: Arc::default(),
             maxconn,
             grace: proxy.grace.filter(|g| !g.is_zero()),
             drain,
+            log: None,
         }
+    }
+
+    /// The same frontend with its logger.
+    pub fn with_log(mut self, log: Option<Arc<crate::log::Logger>>) -> Self {
+        self.log = log;
+        self
     }
 }
 
@@ -223,9 +220,8 @@ async fn accept_until(
                 let guard = sessions.enter();
                 let phase = phase.clone();
                 tokio::spawn(async move {
-                    serve(frontend, stream, peer, phase).await;
+                    serve(frontend, stream, peer, phase, guard).await;
                     drop(permits);
-                    drop(guard);
                 });
             }
             Err(e) if is_exhaustion(&e) => {
@@ -249,20 +245,56 @@ async fn serve(
     mut stream: TcpStream,
     peer: SocketAddr,
     phase: PhaseWatch,
+    session: crate::sessions::SessionGuard,
 ) {
     let _ = stream.set_nodelay(true);
     let live = frontend.counters.enter();
-    match frontend.mode {
+    // Only a frontend that logs reads clocks or addresses for its log lines.
+    let mut tcp_record = None;
+    if let Some(log) = &frontend.log {
+        if !log.logs_traffic() {
+            log.connect(peer, stream.local_addr().ok());
+        } else if frontend.mode == Mode::Tcp {
+            let mut r = Record::start(peer, SystemTime::now(), Instant::now());
+            if log.needs_local_addr() {
+                r.local = stream.local_addr().ok();
+            }
+            tcp_record = Some(r);
+        }
+    }
+    let counted = match frontend.mode {
         Mode::Http => {
             crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await
         }
-        Mode::Tcp => crate::tcp::serve(Arc::clone(&frontend), &mut stream, peer).await,
+        Mode::Tcp => {
+            crate::tcp::serve(
+                Arc::clone(&frontend),
+                &mut stream,
+                peer,
+                tcp_record.as_mut(),
+            )
+            .await;
+            None
+        }
+    };
+    if let Some(r) = tcp_record.as_mut() {
+        r.tt = record::ms(r.start_instant, Instant::now());
     }
-    if let Some((received, sent)) = crate::counters::tcp_bytes(&stream) {
+    // HTTP sessions count their bytes; tcp ones and tunnels ask the kernel.
+    if let Some((received, sent)) = counted.or_else(|| crate::counters::tcp_bytes(&stream)) {
         frontend.counters.add_bytes(received, sent);
         if let Some(backend) = &frontend.default_backend {
             backend.counters.add_bytes(received, sent);
         }
     }
+    if let (Some(log), Some(r)) = (&frontend.log, &tcp_record) {
+        if !(log.dont_log_null && r.bytes_in == 0) {
+            log.log(r, crate::counters::Counters::get(&frontend.counters.cur));
+        }
+    }
+    // The session leaves the counts (`%ac`, `%fc` of the next lines) before its client sees
+    // the close.
     drop(live);
+    drop(session);
+    drop(stream);
 }

@@ -5,6 +5,7 @@
 //! `mode http`, chooses servers with the backend's balancing algorithm and keeps their health
 //! up to date. Nothing here reads configuration text.
 
+pub mod auth;
 pub mod backend;
 pub mod counters;
 pub mod drain;
@@ -13,6 +14,7 @@ pub mod handover;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;
+pub mod log;
 pub mod pause;
 pub mod privileges;
 pub mod runtime;

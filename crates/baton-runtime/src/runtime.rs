@@ -8,6 +8,7 @@ use crate::frontend::{self, Frontend};
 use crate::handover::inherited::{self, Address, Inherited, Wanted};
 use crate::handover::server::ExportedSocket;
 use crate::handover::wire::Record;
+use crate::http::rules::ProxyRules;
 use crate::lifecycle::{Lifecycle, Phase};
 use crate::listener::{self, BindError};
 use crate::pause::{ListenerControl, Outcome};
@@ -35,6 +36,9 @@ pub enum StartError {
     /// A stats socket could not be bound.
     #[error("{0}")]
     Stats(#[from] stats::StatsBindError),
+    /// A log target could not be opened, or a log-format does not compile.
+    #[error("{0}")]
+    Log(#[from] crate::log::LogSetupError),
     /// A server address could not be resolved.
     #[error("backend '{backend}': {source}")]
     Resolve {
@@ -76,6 +80,10 @@ pub struct Bound {
     stats_maxconn: u32,
     /// How many listening sockets were taken from the old process.
     pub inherited: usize,
+    /// Log targets, opened here, written to once started.
+    logs: crate::log::Registry,
+    /// Live client sessions (created here so that loggers can report `%ac`).
+    sessions: SessionTracker,
     /// How a soft stop ends client connections (`close-spread-time`).
     drain: Arc<DrainPolicy>,
     /// The global `grace`: how long a soft stop waits before it begins.
@@ -142,14 +150,21 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
     let default_v6only = inherited::system_bindv6only();
     let mut backends = HashMap::new();
     let mut backend_ids = HashMap::new();
+    let userlists = Arc::new(crate::auth::Userlists::new(&config.userlists));
     for proxy in config.proxies.iter().filter(|p| p.kind.is_backend()) {
-        let backend = Backend::new(proxy).map_err(|source| StartError::Resolve {
+        let mut backend = Backend::new(proxy).map_err(|source| StartError::Resolve {
             backend: proxy.name.clone(),
             source,
         })?;
+        if proxy.has_http_rules() || !proxy.errorfiles.is_empty() {
+            let rules = ProxyRules::new(proxy, &HashMap::new(), Arc::clone(&userlists));
+            backend.rules = Some(Arc::new(rules));
+        }
         backend_ids.insert(proxy.name.clone(), backend_ids.len() + 1);
         backends.insert(proxy.name.clone(), Arc::new(backend));
     }
+    let sessions = SessionTracker::default();
+    let mut logs = crate::log::Registry::new(config)?;
     let mut exports = Vec::new();
     let mut taken = 0;
     let mut listeners = Vec::new();
@@ -165,12 +180,13 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
                 .then(|| backends.get(&proxy.name).cloned())
                 .flatten()
         });
-        let frontend = Arc::new(Frontend::new(
-            proxy,
-            default_backend,
-            maxconn,
-            Arc::clone(&drain),
-        ));
+        let logger = logs.logger(proxy, &sessions)?;
+        let rules = (proxy.has_http_rules() || !proxy.errorfiles.is_empty())
+            .then(|| Arc::new(ProxyRules::new(proxy, &backends, Arc::clone(&userlists))));
+        let frontend = Arc::new(
+            Frontend::new(proxy, default_backend, maxconn, rules, Arc::clone(&drain))
+                .with_log(logger),
+        );
         let backlog = proxy.maxconn.unwrap_or(maxconn).min(65535);
         for bind in &proxy.binds {
             let fail = |source| StartError::Bind {
@@ -264,6 +280,8 @@ pub fn bind(config: &Config, inherited: &mut Inherited) -> Result<Bound, StartEr
         inherited: taken,
         drain,
         grace: config.global.grace.filter(|g| !g.is_zero()),
+        logs,
+        sessions,
     })
 }
 
@@ -291,6 +309,9 @@ pub struct Running {
     drain: Arc<DrainPolicy>,
     /// The global `grace`.
     grace: Option<Duration>,
+    /// Every proxy's name and session counters as frontend and as backend, in configuration
+    /// order, for the `Proxy X stopped` log lines.
+    proxies: Vec<crate::log::ProxyTotals>,
 }
 
 /// Starts accept loops, stats sockets and health checks. Must run inside a tokio runtime; the
@@ -301,7 +322,8 @@ pub struct Running {
 pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Result<Running> {
     let nbthread = workers.len();
     let lifecycle = Arc::new(Lifecycle::default());
-    let sessions = SessionTracker::default();
+    let sessions = bound.sessions.clone();
+    bound.logs.start();
     let exports = Arc::new(Mutex::new(bound.exports));
     let mut frontends: Vec<(usize, Arc<Frontend>)> = Vec::new();
     for l in &bound.listeners {
@@ -323,6 +345,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
             l.inherited,
         )));
     }
+    let proxies = crate::log::ProxyTotals::list(&frontends, &bound.backends, &bound.backend_ids);
     let ctx = Arc::new(ApiContext {
         frontends,
         backends: bound.backends.clone(),
@@ -353,6 +376,9 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
             list.clear();
         }
     });
+    for worker in workers {
+        worker.spawn(timer_heartbeat());
+    }
     let global_slots = Arc::new(Semaphore::new(bound.maxconn as usize));
     let acceptors = SessionTracker::default();
     for (l, control) in bound.listeners.into_iter().zip(&controls) {
@@ -368,6 +394,7 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
             });
         }
     }
+    crate::log::register_servers(&bound.backends);
     let (stop_checks, checks_stopped) = tokio::sync::watch::channel(false);
     for backend in bound.backends.values() {
         for server in backend.servers.iter().filter(|s| s.options.check) {
@@ -394,7 +421,22 @@ pub fn start(bound: Bound, workers: &[tokio::runtime::Handle]) -> std::io::Resul
         listeners: controls,
         drain: bound.drain,
         grace: bound.grace,
+        proxies,
     })
+}
+
+/// How far ahead each runtime's timer driver always has a wake-up planned.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Keeps a timer at most [`HEARTBEAT`] ahead on a worker's runtime. tokio's timer driver
+/// writes to its wake-up eventfd whenever a timer is armed earlier than its next planned
+/// wake-up — with no other timer pending, that is every `timeout connect` of a connection:
+/// one system call and one extra poller event per request. With this wake-up planned at most a
+/// second ahead, timeouts of seconds never force one (it costs one wake-up a second when idle).
+async fn timer_heartbeat() {
+    loop {
+        tokio::time::sleep(HEARTBEAT).await;
+    }
 }
 
 impl Running {
@@ -415,6 +457,7 @@ impl Running {
         }
         self.drain.begin();
         self.lifecycle.advance(Phase::Draining);
+        crate::log::ProxyTotals::log_stopped(&self.proxies);
         // Every accept loop must have left first: one may have just accepted a connection
         // whose session it has not registered yet, and that connection must be served too.
         // Runtime API sessions too: one may be handing the listeners to the next process.

@@ -57,6 +57,9 @@ struct Shared {
     client_done: AtomicBool,
     /// The server has sent its FIN.
     server_done: AtomicBool,
+    /// Bytes read from the client and from the server, for the counts of a tunnel that ends
+    /// by a timeout or an error (logs, dontlognull).
+    read: [AtomicU64; 2],
 }
 
 impl Shared {
@@ -94,6 +97,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<'_, S> {
         let poll = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
         if let std::task::Poll::Ready(Ok(())) = poll {
             self.shared.touch();
+            let n = (buf.filled().len() - before) as u64;
+            self.shared.read[usize::from(!self.client)].fetch_add(n, Ordering::Relaxed);
             if buf.filled().len() == before {
                 let done = if self.client {
                     &self.shared.client_done
@@ -165,6 +170,7 @@ where
         last_activity_ms: AtomicU64::new(0),
         client_done: AtomicBool::new(false),
         server_done: AtomicBool::new(false),
+        read: [AtomicU64::new(0), AtomicU64::new(0)],
     };
     let mut client = Tracked {
         inner: client,
@@ -193,12 +199,16 @@ where
             }
         }
     };
+    let read = || Transferred {
+        up: shared.read[0].load(Ordering::Relaxed),
+        down: shared.read[1].load(Ordering::Relaxed),
+    };
     tokio::select! {
         result = both => match result {
             Ok((up, down)) => (TunnelEnd::Closed, Transferred { up, down }),
-            Err(_) => (TunnelEnd::Error, Transferred::default()),
+            Err(_) => (TunnelEnd::Error, read()),
         },
-        _ = watchdog => (TunnelEnd::Timeout, Transferred::default()),
+        _ = watchdog => (TunnelEnd::Timeout, read()),
     }
 }
 

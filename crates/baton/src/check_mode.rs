@@ -7,7 +7,8 @@ use std::io::Write;
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 
-/// Resolves every server host name, as HAProxy does at start-up; failures are alerts.
+/// Resolves every server and log target host name, as HAProxy does at start-up; failures are
+/// alerts.
 pub fn resolve_servers(config: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for proxy in &config.proxies {
@@ -25,6 +26,29 @@ pub fn resolve_servers(config: &Config) -> Vec<Diagnostic> {
                         ),
                     ));
                 }
+            }
+        }
+    }
+    // `log global` copies the global lines into proxies: each line is checked once.
+    let mut seen = std::collections::HashSet::new();
+    let proxies = config.proxies.iter().flat_map(|p| &p.log.targets);
+    for target in config.global.log.targets.iter().chain(proxies) {
+        if !seen.insert(&target.location) {
+            continue;
+        }
+        if let baton_config::log_model::LogAddress::Udp {
+            host: Host::Name(name),
+            ..
+        } = &target.address
+        {
+            if (name.as_str(), 0)
+                .to_socket_addrs()
+                .map_or(true, |mut a| a.next().is_none())
+            {
+                out.push(Diagnostic::alert(
+                    Some(target.location.clone()),
+                    format!("log : invalid address: '{name}' in '{name}'"),
+                ));
             }
         }
     }

@@ -206,6 +206,8 @@ pub fn run(mut options: RunOptions) -> Result<i32> {
         Ok::<_, anyhow::Error>(ending)
     });
     workers.stop();
+    // The last log lines (`Proxy X stopped`) leave before the process does.
+    baton_runtime::log::sink::flush(std::time::Duration::from_millis(500));
     drop(rt);
     Ok(signals::end(result?))
 }

@@ -47,6 +47,7 @@ const LICENSES: &[(&str, &str)] = &[
             include_str!("../licenses/LLVM-exception")
         ),
     ),
+    ("BSD-2-clause", include_str!("../licenses/BSD-2-clause")),
     ("BSD-3-clause", include_str!("../licenses/BSD-3-clause")),
     (
         "LGPL-2.1+",
@@ -100,6 +101,7 @@ pub fn dep5_license(spdx: &str) -> Result<String> {
             "WITH" => "with".to_string(),
             "LLVM-exception" => "LLVM exception".to_string(),
             "LGPL-2.1-or-later" => "LGPL-2.1+".to_string(),
+            "BSD-2-Clause" => "BSD-2-clause".to_string(),
             "BSD-3-Clause" => "BSD-3-clause".to_string(),
             other => other.to_string(),
         });

@@ -17,7 +17,11 @@ impl Loader<'_> {
         };
         let name = kw.name.as_str();
         let args = &words[n..];
-        let result = self.global_directive(at, name, args);
+        let result = if super::logging::is_global_log_keyword(name) {
+            self.global_log_directive(at, name, args)
+        } else {
+            self.global_directive(at, name, args)
+        };
         if let Err(message) = result {
             self.alert(at, arg_error(name, message));
         }

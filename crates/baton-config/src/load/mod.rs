@@ -8,8 +8,10 @@
 //! Whole-configuration checks run at the end ([`crate::check`]).
 
 mod global;
+mod logging;
 mod options;
 mod proxy;
+pub(crate) mod rules;
 
 use crate::condition;
 use crate::diag::{Diagnostic, Location, Severity, Verdict};
@@ -99,6 +101,8 @@ enum Section {
     Global,
     /// A proxy or defaults section being filled.
     Proxy(Box<Proxy>),
+    /// A `userlist` section being filled, with its `group ... users` memberships.
+    Userlist(Box<(crate::rules::Userlist, Vec<(String, String)>)>),
     /// A section baton refuses or could not open; its lines are skipped silently.
     Skipped,
 }
@@ -258,6 +262,7 @@ impl<'e> Loader<'e> {
             Section::Skipped => {}
             Section::Global => self.global_line(at, words),
             Section::Proxy(_) => self.proxy_line(at, words),
+            Section::Userlist(_) => self.userlist_line(at, words),
         }
     }
 
@@ -370,7 +375,14 @@ impl<'e> Loader<'e> {
 
     /// Ends the current section, storing what it built.
     fn close_section(&mut self) {
-        if let Section::Proxy(proxy) = std::mem::replace(&mut self.section, Section::None) {
+        let section = std::mem::replace(&mut self.section, Section::None);
+        if let Section::Userlist(builder) = section {
+            let (list, members) = *builder;
+            let list = rules::finish_userlist(list, members, &mut self.diagnostics);
+            self.config.userlists.push(list);
+            return;
+        }
+        if let Section::Proxy(proxy) = section {
             let proxy = *proxy;
             if proxy.kind == ProxyKind::Defaults {
                 if !proxy.name.is_empty() {
@@ -412,6 +424,26 @@ impl<'e> Loader<'e> {
                 }
                 self.seen_global = true;
                 self.section = Section::Global;
+                return;
+            }
+            "userlist" => {
+                let Some(name) = words.get(1).filter(|n| !n.is_empty()) else {
+                    self.alert(at, "'userlist' expects <name> as an argument.");
+                    self.section = Section::Skipped;
+                    return;
+                };
+                if self.config.userlists.iter().any(|u| &u.name == name) {
+                    self.alert(at, format!("userlist '{name}' is declared twice."));
+                }
+                self.section = Section::Userlist(Box::new((
+                    crate::rules::Userlist {
+                        name: name.clone(),
+                        groups: Vec::new(),
+                        users: Vec::new(),
+                        location: at.clone(),
+                    },
+                    Vec::new(),
+                )));
                 return;
             }
             "defaults" => ProxyKind::Defaults,

@@ -5,8 +5,8 @@ use super::{arg_error, no_args, no_handler, single_arg, Loader, Section};
 use crate::diag::Location;
 use crate::keywords::Context;
 use crate::model::{
-    Balance, Bind, ForwardFor, HttpCheck, HttpConnectionMode, HttpReturn, ListenAddress, Mode,
-    Proxy, ProxyKind, Server,
+    Balance, Bind, ForwardFor, HttpCheck, HttpConnectionMode, ListenAddress, Mode, Proxy,
+    ProxyKind, Server,
 };
 use crate::values::{
     invalid_name_char, parse_listen_address, parse_network, parse_server_address, parse_time,
@@ -30,6 +30,16 @@ impl Loader<'_> {
             "no" | "default" if words.len() > 1 => (Some(words[0].as_str()), &words[1..]),
             _ => (None, words),
         };
+        // `http-request set-var(txn.x) EXPR`: the variable name rides on the action word;
+        // split it off so the keyword table sees `http-request set-var`.
+        let split;
+        let words = match split_var_action(words) {
+            Some(w) => {
+                split = w;
+                &split[..]
+            }
+            None => words,
+        };
         let Some((kw, n)) = self.classify(at, context, words) else {
             if words[0] == "bind-process" {
                 if let Some(message) = words.get(1).and_then(|v| process_count_error(v)) {
@@ -40,7 +50,12 @@ impl Loader<'_> {
         };
         let name = kw.name.as_str();
         let args = &words[n..];
-        if let Err(message) = self.proxy_directive(at, name, args, prefix) {
+        let result = if super::logging::is_proxy_log_keyword(name) {
+            self.proxy_log_directive(at, name, args, prefix)
+        } else {
+            self.proxy_directive(at, name, args, prefix)
+        };
+        if let Err(message) = result {
             let shown = match prefix {
                 Some(p) => format!("{p} {name}"),
                 None => name.to_string(),
@@ -263,58 +278,11 @@ impl Loader<'_> {
                 });
                 check.expect_status = Some(status);
             }
-            "http-request return" => {
-                let mut ret = HttpReturn {
-                    status: 200,
-                    content_type: None,
-                    body: None,
-                    location: at.clone(),
-                };
-                let mut i = 0;
-                while i < args.len() {
-                    let value = args.get(i + 1);
-                    match (args[i].as_str(), value) {
-                        ("status", Some(v)) => {
-                            ret.status = v
-                                .parse::<u16>()
-                                .ok()
-                                .filter(|s| (200..=599).contains(s))
-                                .ok_or_else(|| {
-                                format!(
-                                    "'status' expects a status code between 200 and 599, got '{v}'"
-                                )
-                            })?
-                        }
-                        ("content-type", Some(v)) => ret.content_type = Some(v.clone()),
-                        ("string", Some(v)) => ret.body = Some(v.clone()),
-                        ("if" | "unless", _) => {
-                            return Err(
-                                "conditions are not supported by baton yet (they arrive with ACLs)"
-                                    .into(),
-                            )
-                        }
-                        (
-                            other @ ("lf-string" | "file" | "lf-file" | "hdr" | "errorfile"
-                            | "errorfiles" | "default-errorfiles"),
-                            _,
-                        ) => return Err(format!("'{other}' is not supported by baton yet")),
-                        (other @ ("status" | "content-type" | "string"), None) => {
-                            return Err(format!("'{other}' expects a value"))
-                        }
-                        (other, _) => return Err(format!("unknown argument '{other}'")),
-                    }
-                    i += 2;
-                }
-                if ret.body.is_some() && ret.content_type.is_none() {
-                    return Err("'string' requires a 'content-type'".into());
-                }
-                let p = self.current();
-                if p.http_return.is_some() {
-                    return Err(
-                        "only one 'http-request return' per proxy is supported by baton yet".into(),
-                    );
-                }
-                p.http_return = Some(ret);
+            n if n.starts_with("http-request ")
+                || n.starts_with("http-response ")
+                || matches!(n, "acl" | "use_backend" | "redirect" | "errorfile") =>
+            {
+                self.rule_directive(at, name, args)?
             }
             other => return Err(no_handler(other)),
         }
@@ -386,4 +354,21 @@ impl Loader<'_> {
         });
         Ok(())
     }
+}
+
+/// `[http-request, set-var(txn.x), EXPR]` → `[http-request, set-var, txn.x, EXPR]`.
+fn split_var_action(words: &[String]) -> Option<Vec<String>> {
+    if !matches!(words.first()?.as_str(), "http-request" | "http-response") {
+        return None;
+    }
+    let action = words.get(1)?;
+    let open = action.find('(')?;
+    let name = &action[..open];
+    if !matches!(name, "set-var" | "set-var-fmt" | "unset-var") {
+        return None;
+    }
+    let var = action[open + 1..].strip_suffix(')')?;
+    let mut out = vec![words[0].clone(), name.to_string(), var.to_string()];
+    out.extend_from_slice(&words[2..]);
+    Some(out)
 }

@@ -330,7 +330,14 @@ fn apply(server: &ServerState, up: bool, result: &CheckResult) {
     } else {
         ""
     };
-    tracing::warn!("{}{note}", transition_message(server, up, result));
+    let message = transition_message(server, up, result);
+    tracing::warn!("{message}{note}");
+    // As HAProxy: a server coming up is a notice, going down an alert, on the log targets.
+    if up {
+        crate::log::event(baton_config::log_model::level::NOTICE, message);
+    } else {
+        crate::log::server_down(server, &message);
+    }
 }
 
 /// HAProxy's wording of a transition: `Server be/s1 is DOWN, reason: ..., check duration: 0ms.`

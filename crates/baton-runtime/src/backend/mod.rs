@@ -55,6 +55,8 @@ pub struct Backend {
     pub forwardfor: Option<baton_config::model::ForwardFor>,
     /// `option httpchk` / `http-check expect`, for the health checks.
     pub http_check: Option<HttpCheck>,
+    /// The backend's own rules (`http-request`, `http-response`, `errorfile`), if any.
+    pub rules: Option<Arc<crate::http::rules::ProxyRules>>,
     /// Woken whenever a server connection slot frees (for `maxconn` queueing).
     slot_freed: Arc<Notify>,
     /// Traffic counters for `show stat`.
@@ -68,6 +70,8 @@ pub struct ServerConnection {
     pub stream: TcpStream,
     /// Holds the server's connection count; dropping it frees the slot.
     pub guard: SlotGuard,
+    /// Failed attempts before this connection was made (`%rc` in logs).
+    pub retries: u32,
 }
 
 /// A server slot; frees it and wakes queued requests on drop.
@@ -118,6 +122,37 @@ pub fn resolve(host: &Host, port: Option<u16>) -> std::io::Result<SocketAddr> {
     }
 }
 
+/// Connects to `addr` with one `socket` and one `connect` call: success is read from the
+/// poller's readiness (writable, without error or hang-up) instead of a `getsockopt(SO_ERROR)`
+/// per connection, which is only asked for when the connection failed.
+async fn connect_to(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        None,
+    )?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    loop {
+        let ready = stream
+            .ready(tokio::io::Interest::WRITABLE | tokio::io::Interest::ERROR)
+            .await?;
+        if ready.is_error() || ready.is_write_closed() {
+            return Err(stream
+                .take_error()?
+                .unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        }
+        if ready.is_writable() {
+            return Ok(stream);
+        }
+    }
+}
+
 impl Backend {
     /// Builds the runtime backend of a proxy with backend capability (names resolved here).
     pub fn new(proxy: &Proxy) -> std::io::Result<Self> {
@@ -144,6 +179,7 @@ impl Backend {
             http_connection_mode: proxy.http_connection_mode,
             forwardfor: proxy.forwardfor.clone(),
             http_check: proxy.http_check.clone(),
+            rules: None,
             slot_freed: Arc::new(Notify::new()),
             counters: Arc::default(),
         })
@@ -190,7 +226,7 @@ impl Backend {
             if server.port_from_client {
                 addr.set_port(client_port);
             }
-            let result = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            let result = match tokio::time::timeout(timeout, connect_to(addr)).await {
                 Ok(Ok(stream)) => Ok(stream),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(std::io::Error::new(
@@ -204,6 +240,7 @@ impl Backend {
                     return Ok(ServerConnection {
                         stream,
                         guard: slot,
+                        retries: attempt,
                     });
                 }
                 Err(e) if attempt >= self.retries => return Err(ConnectError::Failed(e)),
@@ -221,5 +258,23 @@ impl Backend {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connect_to_tells_success_from_refusal_by_readiness() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = connect_to(addr).await.expect("a listening port connects");
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+        drop(listener);
+        let err = connect_to(addr).await.expect_err("a closed port refuses");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+        let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
+        assert!(connect_to(v6.local_addr().unwrap()).await.is_ok());
     }
 }

@@ -228,15 +228,54 @@ impl BodyProgress {
     }
 }
 
+/// A writer that counts the bytes it passes on (what a client was sent, for the traffic
+/// counters, without asking the kernel).
+pub struct Counting<'a, W> {
+    /// The destination.
+    pub inner: &'a mut W,
+    /// Bytes written so far.
+    pub count: &'a mut u64,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Counting<'_, W> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = std::pin::Pin::new(&mut *this.inner).poll_write(cx, buf);
+        if let std::task::Poll::Ready(Ok(n)) = &r {
+            *this.count += *n as u64;
+        }
+        r
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut *self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
 /// Forwards a whole body from `src` (through `buf`, which may already hold some of it) to
 /// `dst`. Leaves any bytes after the body in `buf`. An `UntilClose` body ends at end of stream.
+/// Returns the bytes written to `dst`.
 pub async fn forward<R, W>(
     progress: &mut BodyProgress,
     buf: &mut Buf,
     src: &mut R,
     dst: &mut W,
     read_timeout: Option<Duration>,
-) -> Result<(), BodyError>
+) -> Result<u64, BodyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -254,7 +293,7 @@ pub async fn forward_then<R, W>(
     dst: &mut W,
     read_timeout: Option<Duration>,
     read_all: impl FnOnce(),
-) -> Result<(), BodyError>
+) -> Result<u64, BodyError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -267,6 +306,7 @@ where
             }
         }
     };
+    let mut written = 0u64;
     loop {
         if !buf.is_empty() {
             let n = progress.take(buf.bytes())?;
@@ -276,11 +316,12 @@ where
                     .await
                     .map_err(BodyError::Write)?;
                 buf.consume(n);
+                written += n as u64;
             }
         }
         if progress.done() {
             signal_done(progress);
-            return Ok(());
+            return Ok(written);
         }
         let read = buf.fill(src);
         let n = match read_timeout {
@@ -294,7 +335,7 @@ where
             if matches!(progress, BodyProgress::UntilClose) {
                 *progress = BodyProgress::Done;
                 signal_done(progress);
-                return Ok(());
+                return Ok(written);
             }
             return Err(BodyError::Truncated);
         }
@@ -383,6 +424,21 @@ mod tests {
             assert_eq!(calls, 1, "{framing:?}");
             assert_eq!(out, input);
         }
+    }
+
+    #[tokio::test]
+    async fn counting_counts_what_was_written() {
+        let (mut sink, mut count) = (Vec::new(), 0);
+        let mut w = Counting {
+            inner: &mut sink,
+            count: &mut count,
+        };
+        let mut src: &[u8] = b"0123456789";
+        let mut p = BodyProgress::new(Framing::Length(10));
+        forward(&mut p, &mut Buf::with_capacity(3), &mut src, &mut w, None)
+            .await
+            .unwrap();
+        assert_eq!((count, sink.len()), (10, 10));
     }
 
     #[tokio::test]

@@ -21,6 +21,8 @@ pub struct Buf {
     capacity: usize,
     /// First unconsumed byte.
     start: usize,
+    /// Bytes read into it so far (a client's, for the traffic counters).
+    filled: u64,
 }
 
 impl Default for Buf {
@@ -36,6 +38,7 @@ impl Buf {
             data: Vec::new(),
             capacity,
             start: 0,
+            filled: 0,
         }
     }
 
@@ -81,7 +84,14 @@ impl Buf {
         }
         let room = self.capacity - self.data.len();
         debug_assert!(room > 0, "fill called on a full buffer");
-        src.take(room as u64).read_buf(&mut self.data).await
+        let n = src.take(room as u64).read_buf(&mut self.data).await?;
+        self.filled += n as u64;
+        Ok(n)
+    }
+
+    /// Bytes read into the buffer since it was made.
+    pub fn filled(&self) -> u64 {
+        self.filled
     }
 }
 
@@ -102,5 +112,6 @@ mod tests {
         buf.consume(4);
         assert!(buf.is_empty());
         assert_eq!(buf.fill(&mut src).await.unwrap(), 0);
+        assert_eq!(buf.filled(), 10, "every byte read is counted once");
     }
 }

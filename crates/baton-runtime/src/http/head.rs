@@ -86,6 +86,8 @@ pub struct RequestInfo {
     pub upgrade: bool,
     /// Where the path starts and ends in `out` (for `balance uri`).
     pub path: std::ops::Range<usize>,
+    /// The request already carries the forwarded-for header.
+    pub has_forwarded_for: bool,
 }
 
 /// How to rewrite a request for the server.
@@ -236,8 +238,24 @@ fn write_headers(
     }
 }
 
-/// Parses a request head at the start of `buf`. `Ok(None)`: incomplete, read more.
+/// Parses a request head at the start of `buf` and writes the rewritten head to `out`.
+/// `Ok(None)`: incomplete, read more.
 pub fn parse_request(
+    buf: &[u8],
+    out: &mut Vec<u8>,
+    rw: &RequestRewrite<'_>,
+) -> Result<Option<RequestInfo>, HeadError> {
+    let info = parse_request_head(buf, out, rw)?;
+    if let Some(info) = &info {
+        finish_request(out, info, rw);
+    }
+    Ok(info)
+}
+
+/// Like [`parse_request`], but leaves `out` open after the last forwarded header (no
+/// forwarded-for, `Connection` or blank line yet), so that rules can read and edit it;
+/// [`finish_request`] completes it.
+pub fn parse_request_head(
     buf: &[u8],
     out: &mut Vec<u8>,
     rw: &RequestRewrite<'_>,
@@ -295,8 +313,25 @@ pub fn parse_request(
         b" HTTP/1.0\r\n"
     });
     write_headers(out, req.headers, &facts, upgrade);
+    Ok(Some(RequestInfo {
+        head_len,
+        method,
+        minor,
+        framing,
+        keep_alive,
+        expect_continue,
+        upgrade,
+        path: path_start..path_end,
+        has_forwarded_for: facts.has_forwarded_for,
+    }))
+}
+
+/// Completes a head written by [`parse_request_head`]: the forwarded-for header, the
+/// `Connection` header the server side needs, and the blank line.
+pub fn finish_request(out: &mut Vec<u8>, info: &RequestInfo, rw: &RequestRewrite<'_>) {
+    let (minor, upgrade) = (info.minor, info.upgrade);
     if let Some((name, ip, if_none)) = rw.forwarded_for {
-        if !(if_none && facts.has_forwarded_for) {
+        if !(if_none && info.has_forwarded_for) {
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
             let mut text = String::with_capacity(40);
@@ -313,16 +348,6 @@ pub fn parse_request(
         out.extend_from_slice(b"Connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    Ok(Some(RequestInfo {
-        head_len,
-        method,
-        minor,
-        framing,
-        keep_alive,
-        expect_continue,
-        upgrade,
-        path: path_start..path_end,
-    }))
 }
 
 /// What the session needs to know about a response it forwards.
@@ -357,8 +382,23 @@ pub struct ResponseRewrite {
     pub upgrade_requested: bool,
 }
 
-/// Parses a response head at the start of `buf`. `Ok(None)`: incomplete, read more.
+/// Parses a response head at the start of `buf` and writes the rewritten head to `out`.
+/// `Ok(None)`: incomplete, read more.
 pub fn parse_response(
+    buf: &[u8],
+    out: &mut Vec<u8>,
+    rw: &ResponseRewrite,
+) -> Result<Option<ResponseInfo>, HeadError> {
+    let info = parse_response_head(buf, out, rw)?;
+    if let Some(info) = &info {
+        finish_response(out, info, rw);
+    }
+    Ok(info)
+}
+
+/// Like [`parse_response`], but leaves `out` open after the last forwarded header so that
+/// rules can edit it; [`finish_response`] completes it.
+pub fn parse_response_head(
     buf: &[u8],
     out: &mut Vec<u8>,
     rw: &ResponseRewrite,
@@ -420,6 +460,21 @@ pub fn parse_response(
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
     write_headers(out, res.headers, &facts, switching);
+    Ok(Some(ResponseInfo {
+        head_len,
+        status,
+        framing,
+        server_keep_alive,
+        close_client,
+        switching,
+        interim,
+    }))
+}
+
+/// Completes a head written by [`parse_response_head`]: the `Connection` header the client
+/// side needs and the blank line.
+pub fn finish_response(out: &mut Vec<u8>, info: &ResponseInfo, rw: &ResponseRewrite) {
+    let (switching, interim, close_client) = (info.switching, info.interim, info.close_client);
     if switching {
         out.extend_from_slice(b"Connection: upgrade\r\n");
     } else if !interim {
@@ -430,15 +485,6 @@ pub fn parse_response(
         }
     }
     out.extend_from_slice(b"\r\n");
-    Ok(Some(ResponseInfo {
-        head_len,
-        status,
-        framing,
-        server_keep_alive,
-        close_client,
-        switching,
-        interim,
-    }))
 }
 
 #[cfg(test)]

@@ -4,4 +4,7 @@ pub mod body;
 pub mod buf;
 pub mod errors;
 pub mod head;
+pub mod rules;
+pub mod sample;
 pub mod session;
+pub mod view;

@@ -11,25 +11,35 @@ use super::body::{self, BodyProgress};
 use super::buf::Buf;
 use super::errors::ErrorStatus;
 use super::head::{self, Framing, Method, RequestInfo, RequestRewrite, ResponseRewrite};
+use super::rules::{self, Answer, RequestState, ResponseVerdict};
+use super::sample::Vars;
+use super::view::{HeadIndex, HeadView};
 use crate::backend::balance::PickKey;
 use crate::backend::server::ServerState;
 use crate::backend::{Backend, ConnectError, ServerConnection};
 use crate::drain::CloseAt;
 use crate::frontend::Frontend;
 use crate::lifecycle::{Phase, PhaseWatch};
+use crate::log::record::{ms, Cause, Record, RequestLine, Stage};
+use crate::log::Logger;
 use crate::tunnel::{self, TunnelTimeouts};
 use baton_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+#[path = "session_log.rs"]
+mod session_log;
 
 /// Why a session ended early; decides the error page, if one can still be sent.
 #[derive(Debug)]
 enum Failure {
-    /// Send this page and close.
+    /// Send this page (or the `errorfile` that replaces it) and close.
     Page(ErrorStatus),
+    /// Send this generated response and close (`http-response deny`).
+    Answer(Answer),
     /// Just close (the client went away, or a response was already under way).
     Close,
 }
@@ -90,15 +100,39 @@ struct Session {
     phase: PhaseWatch,
     /// When this connection stops being kept alive, drawn once draining is seen.
     close_at: Option<CloseAt>,
+    /// Bytes sent to the client (with `client_buf.filled()`, the traffic counters: no
+    /// `TCP_INFO` system call per connection).
+    sent: u64,
+    /// The connection became a tunnel, whose bytes only the kernel counted.
+    tunnelled: bool,
+    /// The frontend's logger, when it logs traffic (otherwise nothing below is filled).
+    log: Option<Arc<Logger>>,
+    /// The current request's log record.
+    rec: Option<Record>,
+    /// Start of the current stream: the accept, then the end of each request.
+    stream_start: Option<(SystemTime, Instant)>,
+    /// The server of the current request, for `%sc` at log time.
+    log_server: Option<Arc<crate::backend::server::ServerState>>,
+    /// The backend the current request was routed to (error pages, counters).
+    routed: Option<Arc<Backend>>,
+    /// Index of the head in `out`, for rules.
+    index: HeadIndex,
+    /// Variables of the current request.
+    vars: Vars,
+    /// Scratch space for rule values.
+    scratch: Vec<u8>,
+    /// The address the client connected to, looked up once when rules need it.
+    local_addr: Option<SocketAddr>,
 }
 
-/// Serves one HTTP client connection.
+/// Serves one HTTP client connection; returns the bytes received from and sent to the client,
+/// unless it became a tunnel (the caller then asks the kernel).
 pub async fn serve(
     frontend: Arc<Frontend>,
     client: &mut TcpStream,
     peer: SocketAddr,
     phase: PhaseWatch,
-) {
+) -> Option<(u64, u64)> {
     let mut session = Session {
         frontend,
         peer,
@@ -110,30 +144,97 @@ pub async fn serve(
         served: 0,
         phase,
         close_at: None,
+        sent: 0,
+        tunnelled: false,
+        log: None,
+        rec: None,
+        stream_start: None,
+        log_server: None,
+        routed: None,
+        index: HeadIndex::default(),
+        vars: Vars::default(),
+        scratch: Vec::new(),
+        local_addr: None,
     };
+    if let Some(log) = session.frontend.log.as_ref().filter(|l| l.logs_traffic()) {
+        session.log = Some(Arc::clone(log));
+        session.stream_start = Some((SystemTime::now(), Instant::now()));
+    }
     loop {
+        session.begin_record(client);
         match session.one_request(client).await {
-            Ok(true) => session.served += 1,
-            Ok(false) => break,
+            Ok(true) => {
+                session.served += 1;
+                session.finish_record(None);
+            }
+            Ok(false) => {
+                session.finish_record(None);
+                break;
+            }
             Err(Failure::Page(status)) => {
                 tracing::debug!(peer = %session.peer, status = status.code(), "error page");
-                count_error_page(&session.frontend, status);
+                count_error_page(&session.frontend, session.routed.as_deref(), status);
                 let t = session.frontend.timeouts.client;
-                let _ = within(t, client.write_all(status.response())).await;
+                let page = error_file(&session.frontend, session.routed.as_deref(), status.code());
+                let page = match page {
+                    Some(answer) => std::borrow::Cow::Owned(closing_answer(answer)),
+                    None => std::borrow::Cow::Borrowed(status.response()),
+                };
+                if within(t, client.write_all(&page)).await.is_ok() {
+                    session.sent += page.len() as u64;
+                }
+                // Logged before the close, as HAProxy does: the client sees the close after.
+                session.finish_record(Some(status));
                 let _ = client.shutdown().await;
                 break;
             }
-            Err(Failure::Close) => break,
+            Err(Failure::Answer(answer)) => {
+                session.frontend.counters.response(answer.status);
+                let t = session.frontend.timeouts.client;
+                let bytes = closing_answer(&answer);
+                if within(t, client.write_all(&bytes)).await.is_ok() {
+                    session.sent += bytes.len() as u64;
+                }
+                session.finish_answer(&answer);
+                let _ = client.shutdown().await;
+                break;
+            }
+            Err(Failure::Close) => {
+                session.finish_record(None);
+                break;
+            }
         }
     }
     tracing::debug!(peer = %session.peer, served = session.served, "client connection ends");
     if let Some(attached) = session.attached.take() {
         abort(&attached.stream);
     }
+    (!session.tunnelled).then(|| (session.client_buf.filled(), session.sent))
+}
+
+/// The `errorfile` page for `code`: the routed backend's, else the frontend's.
+fn error_file<'a>(
+    frontend: &'a Frontend,
+    routed: Option<&'a Backend>,
+    code: u16,
+) -> Option<&'a Answer> {
+    routed
+        .and_then(|b| b.rules.as_ref())
+        .and_then(|r| r.error_file(code))
+        .or_else(|| frontend.rules.as_ref().and_then(|r| r.error_file(code)))
+}
+
+/// A generated response followed by `connection: close`.
+fn closing_answer(answer: &Answer) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(answer.head.len() + answer.body.len() + 24);
+    bytes.extend_from_slice(&answer.head);
+    bytes.extend_from_slice(b"connection: close\r\n\r\n");
+    bytes.extend_from_slice(&answer.body);
+    bytes
 }
 
 /// Counts a generated error page: on the frontend, and on the backend for server-side errors.
-fn count_error_page(frontend: &Frontend, status: ErrorStatus) {
+fn count_error_page(frontend: &Frontend, routed: Option<&Backend>, status: ErrorStatus) {
     use crate::counters::Counters;
     frontend.counters.response(status.code());
     match status {
@@ -141,7 +242,7 @@ fn count_error_page(frontend: &Frontend, status: ErrorStatus) {
             Counters::bump(&frontend.counters.req_errors)
         }
         ErrorStatus::BadGateway | ErrorStatus::GatewayTimeout | ErrorStatus::ServiceUnavailable => {
-            if let Some(backend) = &frontend.default_backend {
+            if let Some(backend) = routed.or(frontend.default_backend.as_deref()) {
                 backend.counters.response(status.code());
                 if status != ErrorStatus::ServiceUnavailable {
                     Counters::bump(&backend.counters.resp_errors);
@@ -172,40 +273,89 @@ impl Session {
         self.drain_close_at().is_some_and(CloseAt::close_response)
     }
 
+    /// How the head is rewritten for the server, for a request going to `backend`.
+    fn rewrite<'b>(&self, fe: &'b Frontend, backend: Option<&'b Backend>) -> RequestRewrite<'b> {
+        let mode = combined_mode(
+            fe.http_connection_mode,
+            backend.map_or(HttpConnectionMode::KeepAlive, |b| b.http_connection_mode),
+        );
+        let forwardfor = fe
+            .forwardfor
+            .as_ref()
+            .or(backend.and_then(|b| b.forwardfor.as_ref()));
+        RequestRewrite {
+            forwarded_for: forwarded_for(forwardfor, self.peer),
+            close_server: mode != HttpConnectionMode::KeepAlive,
+        }
+    }
+
     /// Handles one request; `Ok(true)` to keep the connection for another.
     async fn one_request(&mut self, client: &mut TcpStream) -> Result<bool, Failure> {
         let fe = Arc::clone(&self.frontend);
-        let backend = fe.default_backend.clone();
+        self.routed = None;
+        let mut backend = fe.default_backend.clone();
+        let rw = self.rewrite(&fe, backend.as_deref());
+        let Some(mut req) = self.read_request(client, &rw, fe.request_rules).await? else {
+            return Ok(false);
+        };
+        crate::counters::Counters::bump(&fe.counters.requests);
+        let mut answer = None;
+        if fe.request_rules {
+            if self.local_addr.is_none() {
+                self.local_addr = client.local_addr().ok();
+            }
+            let (routed, generated) = self.request_rules(&fe, backend);
+            backend = routed;
+            answer = generated;
+            req.path = self.index.line[1].clone();
+            if answer.is_none() {
+                let rw = self.rewrite(&fe, backend.as_deref());
+                if let Some((name, _, true)) = rw.forwarded_for {
+                    let view = HeadView {
+                        bytes: &self.out,
+                        index: &self.index,
+                    };
+                    req.has_forwarded_for = view.values(name.as_bytes(), true).next().is_some();
+                }
+                head::finish_request(&mut self.out, &req, &rw);
+            }
+        }
+        self.routed = backend.clone();
         let mode = combined_mode(
             fe.http_connection_mode,
             backend
                 .as_ref()
                 .map_or(HttpConnectionMode::KeepAlive, |b| b.http_connection_mode),
         );
-        let forwardfor = fe
-            .forwardfor
-            .as_ref()
-            .or(backend.as_ref().and_then(|b| b.forwardfor.as_ref()));
-        let rw = RequestRewrite {
-            forwarded_for: forwarded_for(forwardfor, self.peer),
-            close_server: mode != HttpConnectionMode::KeepAlive,
-        };
-        let Some(req) = self.read_request(client, &rw).await? else {
-            return Ok(false);
-        };
-        crate::counters::Counters::bump(&fe.counters.requests);
         let close_client =
             !req.keep_alive || mode == HttpConnectionMode::Close || self.drain_closes_response();
 
-        if let Some(ret) = &fe.http_return {
-            fe.counters.response(ret.status);
-            return self.answer_directly(client, ret, &req, close_client).await;
+        if let Some(answer) = answer {
+            fe.counters.response(answer.status);
+            self.mark(
+                if answer.local {
+                    Cause::Local
+                } else {
+                    Cause::Proxy
+                },
+                Stage::Request,
+            );
+            if let Some(r) = self.rec.as_mut() {
+                r.status = i32::from(answer.status);
+            }
+            return self
+                .answer_directly(client, &answer, &req, close_client)
+                .await;
         }
         let Some(backend) = backend else {
             return Err(Failure::Page(ErrorStatus::ServiceUnavailable));
         };
         if req.method == Method::Connect {
+            self.mark(Cause::Proxy, Stage::Request);
             return Err(Failure::Page(ErrorStatus::BadRequest));
+        }
+        if let Some(r) = self.rec.as_mut() {
+            r.backend = Some(Arc::from(backend.name.as_str()));
         }
         let path = std::str::from_utf8(&self.out[req.path.clone()])
             .unwrap_or("/")
@@ -228,6 +378,7 @@ impl Session {
             tracing::debug!(error = %e, "write to server failed");
             return Err(Failure::Page(ErrorStatus::BadGateway));
         }
+        let request_sent = self.stamp();
         if !request_body.done() && !req.expect_continue {
             self.forward_request_body(client, &mut conn, &mut request_body)
                 .await?;
@@ -239,7 +390,14 @@ impl Session {
             upgrade_requested: req.upgrade,
         };
         let keep = self
-            .forward_response(client, &mut conn, &backend, &rewrite, &mut request_body)
+            .forward_response(
+                client,
+                &mut conn,
+                &backend,
+                &rewrite,
+                &mut request_body,
+                request_sent,
+            )
             .await?;
         let server_reusable =
             keep.server_reusable && mode == HttpConnectionMode::KeepAlive && request_body.done();
@@ -249,6 +407,7 @@ impl Session {
         if !request_body.done() {
             // The server answered before the body was sent (e.g. no `100 Continue`): the rest
             // of the body may still arrive, so the connection cannot carry another request.
+            self.finish_record(None);
             let _ = client.shutdown().await;
             return Ok(false);
         }
@@ -270,10 +429,12 @@ impl Session {
 
     /// Reads a request head into `self.out` (rewritten). `Ok(None)`: the client closed cleanly
     /// between requests, or stayed idle past the keep-alive timeout.
+    /// With `open`, the head is left open for rules ([`head::parse_request_head`]).
     async fn read_request(
         &mut self,
         client: &mut TcpStream,
         rw: &RequestRewrite<'_>,
+        open: bool,
     ) -> Result<Option<RequestInfo>, Failure> {
         let t = self.frontend.timeouts;
         let head_timeout = t.http_request.or(t.client);
@@ -283,21 +444,32 @@ impl Session {
             t.http_keep_alive.or(head_timeout)
         };
         let mut started = !self.client_buf.is_empty();
+        if started {
+            self.first_byte();
+        }
         let mut deadline = (if started { head_timeout } else { idle_timeout })
             .map(|d| tokio::time::Instant::now() + d);
         loop {
             if !self.client_buf.is_empty() {
-                match head::parse_request(self.client_buf.bytes(), &mut self.out, rw) {
+                let parsed = if open {
+                    head::parse_request_head(self.client_buf.bytes(), &mut self.out, rw)
+                } else {
+                    head::parse_request(self.client_buf.bytes(), &mut self.out, rw)
+                };
+                match parsed {
                     Ok(Some(info)) => {
+                        self.request_logged(info.head_len);
                         self.client_buf.consume(info.head_len);
                         return Ok(Some(info));
                     }
                     Ok(None) if self.client_buf.is_full() => {
-                        return Err(Failure::Page(ErrorStatus::BadRequest))
+                        self.mark(Cause::Proxy, Stage::Request);
+                        return Err(Failure::Page(ErrorStatus::BadRequest));
                     }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(peer = %self.peer, error = %e, "bad request");
+                        self.mark(Cause::Proxy, Stage::Request);
                         return Err(Failure::Page(ErrorStatus::BadRequest));
                     }
                 }
@@ -335,6 +507,7 @@ impl Session {
             match n {
                 Ok(0) | Err(_) => {
                     // Closed between requests: normal. Closed mid-head: nothing to answer.
+                    self.mark(Cause::ClientAbort, Stage::Request);
                     return if started {
                         Err(Failure::Close)
                     } else {
@@ -343,6 +516,7 @@ impl Session {
                 }
                 Ok(_) if !started => {
                     started = true;
+                    self.first_byte();
                     deadline = head_timeout.map(|d| tokio::time::Instant::now() + d);
                 }
                 Ok(_) => {}
@@ -350,17 +524,57 @@ impl Session {
         }
     }
 
-    /// Sends the frontend's `http-request return` response.
+    /// Runs the frontend's request rules, chooses the backend, then runs the backend's rules.
+    /// Returns the backend and, when a rule answers by itself, the answer.
+    fn request_rules(
+        &mut self,
+        fe: &Frontend,
+        default: Option<Arc<Backend>>,
+    ) -> (Option<Arc<Backend>>, Option<Answer>) {
+        self.index.index(&self.out);
+        self.vars.clear();
+        let mut st = RequestState {
+            head: &mut self.out,
+            index: &mut self.index,
+            vars: &mut self.vars,
+            scratch: &mut self.scratch,
+            client: self.peer,
+            local: self.local_addr,
+            frontend: &fe.name,
+            backend: "",
+        };
+        let mut backend = default;
+        if let Some(rules) = &fe.rules {
+            if let Some(answer) = rules::run_request(rules, &mut st) {
+                return (backend, Some(answer));
+            }
+            if let Some(chosen) = rules::choose_backend(rules, &st.exchange(rules)) {
+                backend = Some(chosen);
+            }
+        }
+        if let Some(b) = &backend {
+            let itself = fe.listen && b.name == fe.name;
+            if let (Some(rules), false) = (&b.rules, itself) {
+                st.backend = &b.name;
+                if let Some(answer) = rules::run_request(rules, &mut st) {
+                    return (backend.clone(), Some(answer));
+                }
+            }
+        }
+        (backend, None)
+    }
+
+    /// Sends a response generated by a rule (`return`, `deny`, `redirect`, `auth`).
     async fn answer_directly(
         &mut self,
         client: &mut TcpStream,
-        ret: &crate::frontend::HttpReturn,
+        ret: &Answer,
         req: &RequestInfo,
         close_client: bool,
     ) -> Result<bool, Failure> {
         // A request body would have to be drained first; closing after the answer is simpler
         // and always correct.
-        let close = close_client || req.framing != Framing::Empty;
+        let close = close_client || req.framing != Framing::Empty || ret.close;
         self.out.clear();
         self.out.extend_from_slice(&ret.head);
         if close {
@@ -375,7 +589,13 @@ impl Session {
         within(self.frontend.timeouts.client, client.write_all(&self.out))
             .await
             .map_err(|_| Failure::Close)?;
+        self.sent += self.out.len() as u64;
+        if let Some(r) = self.rec.as_mut() {
+            let (head, end) = crate::log::record::head_size(&self.out);
+            r.bytes_out += head + (self.out.len() - end) as u64;
+        }
         if close {
+            self.finish_record(None); // logged before the client sees the close
             let _ = client.shutdown().await;
         }
         Ok(!close)
@@ -388,24 +608,44 @@ impl Session {
         backend: &Arc<Backend>,
         key: &PickKey<'_>,
     ) -> Result<ServerConnection, Failure> {
-        let slot = backend.acquire(key).await.map_err(|e| {
-            tracing::debug!(backend = %backend.name, error = %e, "no server slot");
-            Failure::Page(ErrorStatus::ServiceUnavailable)
-        })?;
+        let queued = self.stamp();
+        let slot = match backend.acquire(key).await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::debug!(backend = %backend.name, error = %e, "no server slot");
+                match e {
+                    ConnectError::QueueTimeout => self.mark(Cause::ServerTimeout, Stage::Queue),
+                    _ => self.mark(Cause::ServerAbort, Stage::Connect),
+                }
+                return Err(Failure::Page(ErrorStatus::ServiceUnavailable));
+            }
+        };
+        let connecting = self.stamp();
+        if let (Some(r), Some(q), Some(c)) = (self.rec.as_mut(), queued, connecting) {
+            r.tw = ms(q, c);
+            let server = slot.server();
+            r.server = Some(Arc::from(server.name.as_str()));
+            r.server_addr = Some(server.addr);
+            self.log_server = Some(Arc::clone(server));
+        }
         if let Some(attached) = self.attached.take() {
             if Arc::ptr_eq(&attached.server, slot.server()) {
+                self.connected(connecting, 0);
                 return Ok(ServerConnection {
                     stream: attached.stream,
                     guard: slot,
+                    retries: 0,
                 });
             }
             attached.server.park_idle(attached.stream);
         }
         if self.served > 0 {
             if let Some(stream) = slot.server().take_idle() {
+                self.connected(connecting, 0);
                 return Ok(ServerConnection {
                     stream,
                     guard: slot,
+                    retries: 0,
                 });
             }
         }
@@ -418,7 +658,19 @@ impl Session {
                 port
             }
         };
-        backend.connect(slot, key, client_port).await.map_err(|e| {
+        let result = backend.connect(slot, key, client_port).await;
+        match &result {
+            Ok(conn) => self.connected(connecting, conn.retries),
+            Err(ConnectError::QueueTimeout) => self.mark(Cause::ServerTimeout, Stage::Queue),
+            Err(ConnectError::Failed(_)) => {
+                if let Some(r) = self.rec.as_mut() {
+                    r.retries = backend.retries;
+                }
+                self.mark(Cause::ServerAbort, Stage::Connect);
+            }
+            Err(ConnectError::NoServer) => self.mark(Cause::ServerAbort, Stage::Connect),
+        }
+        result.map_err(|e| {
             tracing::debug!(backend = %backend.name, error = %e, "connect failed");
             if matches!(e, ConnectError::Failed(_)) {
                 crate::counters::Counters::bump(&backend.counters.conn_errors);
@@ -439,17 +691,35 @@ impl Session {
         progress: &mut BodyProgress,
     ) -> Result<(), Failure> {
         let t = self.frontend.timeouts.client;
-        body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t)
-            .await
-            .map_err(|e| {
-                tracing::debug!(peer = %self.peer, error = %e, "request body");
-                match e {
-                    body::BodyError::BadChunk => Failure::Page(ErrorStatus::BadRequest),
-                    body::BodyError::ReadTimeout => Failure::Page(ErrorStatus::RequestTimeout),
-                    body::BodyError::Write(_) => Failure::Page(ErrorStatus::BadGateway),
-                    _ => Failure::Close,
+        match body::forward(progress, &mut self.client_buf, client, &mut conn.stream, t).await {
+            Ok(n) => {
+                if let Some(r) = self.rec.as_mut() {
+                    r.bytes_in += n;
                 }
-            })
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(peer = %self.peer, error = %e, "request body");
+                Err(match e {
+                    body::BodyError::BadChunk => {
+                        self.mark(Cause::Proxy, Stage::Request);
+                        Failure::Page(ErrorStatus::BadRequest)
+                    }
+                    body::BodyError::ReadTimeout => {
+                        self.mark(Cause::ClientTimeout, Stage::Data);
+                        Failure::Page(ErrorStatus::RequestTimeout)
+                    }
+                    body::BodyError::Write(_) => {
+                        self.mark(Cause::ServerAbort, Stage::Data);
+                        Failure::Page(ErrorStatus::BadGateway)
+                    }
+                    _ => {
+                        self.mark(Cause::ClientAbort, Stage::Data);
+                        Failure::Close
+                    }
+                })
+            }
+        }
     }
 
     /// Reads the response (after any 1xx) and streams it to the client.
@@ -460,6 +730,7 @@ impl Session {
         backend: &Backend,
         rewrite: &ResponseRewrite,
         request_body: &mut BodyProgress,
+        request_sent: Option<Instant>,
     ) -> Result<Kept, Failure> {
         let server_timeout = backend.timeouts.server;
         let client_timeout = self.frontend.timeouts.client;
@@ -470,9 +741,14 @@ impl Session {
             if !info.interim {
                 self.frontend.counters.response(info.status);
                 backend.counters.response(info.status);
+                if let (Some(r), Some(sent)) = (self.rec.as_mut(), request_sent) {
+                    r.tresp = ms(sent, Instant::now());
+                    r.status = i32::from(info.status);
+                }
             }
             // The head and whatever of the body is already buffered leave in one write.
             let mut progress = BodyProgress::new(info.framing);
+            let head_out = self.out.len();
             if !info.interim && !info.switching {
                 append_buffered_body(&mut self.out, &mut self.server_buf, &mut progress)
                     .map_err(|_| Failure::Close)?;
@@ -482,9 +758,17 @@ impl Session {
                     conn.guard.release();
                 }
             }
-            within(client_timeout, client.write_all(&self.out))
+            if within(client_timeout, client.write_all(&self.out))
                 .await
-                .map_err(|_| Failure::Close)?;
+                .is_err()
+            {
+                self.mark(Cause::ClientAbort, Stage::Data);
+                return Err(Failure::Close);
+            }
+            if let Some(r) = self.rec.as_mut() {
+                r.bytes_out += (self.out.len() - head_out) as u64;
+            }
+            self.sent += self.out.len() as u64;
             if info.interim {
                 if info.status == 100 && !request_body.done() {
                     self.forward_request_body(client, conn, request_body)
@@ -493,6 +777,7 @@ impl Session {
                 continue;
             }
             if info.switching {
+                self.tunnelled = true;
                 self.upgrade(client, conn, backend).await;
                 return Ok(Kept {
                     server_reusable: false,
@@ -501,18 +786,36 @@ impl Session {
                 });
             }
             let guard = &mut conn.guard;
-            if let Err(e) = body::forward_then(
+            let mut to_client = body::Counting {
+                inner: client,
+                count: &mut self.sent,
+            };
+            match body::forward_then(
                 &mut progress,
                 &mut self.server_buf,
                 &mut conn.stream,
-                client,
+                &mut to_client,
                 server_timeout,
                 || guard.release(),
             )
             .await
             {
-                tracing::debug!(backend = %backend.name, error = %e, "response body");
-                return Err(Failure::Close); // the head is already sent: only closing tells the client
+                Ok(n) => {
+                    if let Some(r) = self.rec.as_mut() {
+                        r.bytes_out += n;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(backend = %backend.name, error = %e, "response body");
+                    match e {
+                        body::BodyError::Write(_) => self.mark(Cause::ClientAbort, Stage::Data),
+                        body::BodyError::ReadTimeout => {
+                            self.mark(Cause::ServerTimeout, Stage::Data)
+                        }
+                        _ => self.mark(Cause::ServerAbort, Stage::Data),
+                    }
+                    return Err(Failure::Close); // the head is already sent: only closing tells the client
+                }
             }
             let server_reusable = info.server_keep_alive && self.server_buf.is_empty();
             if !server_reusable {
@@ -536,23 +839,40 @@ impl Session {
         client: &mut TcpStream,
         request_body: &mut BodyProgress,
     ) -> Result<head::ResponseInfo, Failure> {
+        let with_rules = self.response_rule_sets().iter().any(Option::is_some);
         loop {
             if !self.server_buf.is_empty() {
                 // A soft stop that began while the request was in flight closes the client
                 // connection after this response (never before it).
                 let mut rewrite = *rewrite;
                 rewrite.close_client |= self.drain_closes_response();
-                match head::parse_response(self.server_buf.bytes(), &mut self.out, &rewrite) {
+                let parsed = if with_rules {
+                    head::parse_response_head(self.server_buf.bytes(), &mut self.out, &rewrite)
+                } else {
+                    head::parse_response(self.server_buf.bytes(), &mut self.out, &rewrite)
+                };
+                match parsed {
                     Ok(Some(info)) => {
+                        if !info.interim {
+                            self.response_logged(info.head_len);
+                        }
                         self.server_buf.consume(info.head_len);
+                        if with_rules {
+                            if !info.interim && !info.switching {
+                                self.response_rules()?;
+                            }
+                            head::finish_response(&mut self.out, &info, &rewrite);
+                        }
                         return Ok(info);
                     }
                     Ok(None) if self.server_buf.is_full() => {
-                        return Err(Failure::Page(ErrorStatus::BadGateway))
+                        self.mark(Cause::Proxy, Stage::Headers);
+                        return Err(Failure::Page(ErrorStatus::BadGateway));
                     }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(error = %e, "bad response");
+                        self.mark(Cause::Proxy, Stage::Headers);
                         return Err(Failure::Page(ErrorStatus::BadGateway));
                     }
                 }
@@ -578,14 +898,60 @@ impl Session {
                 within(server_timeout, self.server_buf.fill(&mut conn.stream)).await
             };
             match n {
-                Ok(0) => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                Ok(0) => {
+                    self.mark(Cause::ServerAbort, Stage::Headers);
+                    return Err(Failure::Page(ErrorStatus::BadGateway));
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    return Err(Failure::Page(ErrorStatus::GatewayTimeout))
+                    self.mark(Cause::ServerTimeout, Stage::Headers);
+                    return Err(Failure::Page(ErrorStatus::GatewayTimeout));
                 }
-                Err(_) => return Err(Failure::Page(ErrorStatus::BadGateway)),
+                Err(_) => {
+                    self.mark(Cause::ServerAbort, Stage::Headers);
+                    return Err(Failure::Page(ErrorStatus::BadGateway));
+                }
             }
         }
+    }
+
+    /// The rule sets that see the response, in order: the routed backend's, then the
+    /// frontend's (a `listen` section's once).
+    fn response_rule_sets(&self) -> [Option<Arc<rules::ProxyRules>>; 2] {
+        let fe = &self.frontend;
+        let with = |r: &Option<Arc<rules::ProxyRules>>| {
+            r.as_ref().filter(|r| r.has_response_rules()).cloned()
+        };
+        let backend = self
+            .routed
+            .as_ref()
+            .filter(|b| !(fe.listen && b.name == fe.name))
+            .and_then(|b| with(&b.rules));
+        [backend, with(&fe.rules)]
+    }
+
+    /// Runs `http-response` rules on the head in `self.out`.
+    fn response_rules(&mut self) -> Result<(), Failure> {
+        self.index.index(&self.out);
+        let fe = Arc::clone(&self.frontend);
+        let routed = self.routed.clone();
+        let backend_name = routed.as_deref().map_or("", |b| b.name.as_str());
+        for rules in self.response_rule_sets().into_iter().flatten() {
+            let verdict = rules::run_response(
+                &rules,
+                &mut self.out,
+                &mut self.index,
+                &mut self.scratch,
+                &mut self.vars,
+                self.peer,
+                self.local_addr,
+                (&fe.name, backend_name),
+            );
+            if let ResponseVerdict::Replace(answer) = verdict {
+                return Err(Failure::Answer(answer));
+            }
+        }
+        Ok(())
     }
 
     /// After `101 Switching Protocols`: both connections become a tunnel.
@@ -659,59 +1025,16 @@ fn forwarded_for(
 ) -> Option<(&str, std::net::IpAddr, bool)> {
     let ff = ff?;
     if let Some(net) = &ff.except {
-        if in_network(peer.ip(), net) {
+        if net.contains(peer.ip()) {
             return None;
         }
     }
     Some((ff.header.as_str(), peer.ip(), ff.if_none))
 }
 
-/// Whether `ip` is inside `net`.
-fn in_network(ip: std::net::IpAddr, net: &baton_config::model::Network) -> bool {
-    use std::net::IpAddr::*;
-    match (ip, net.addr) {
-        (V4(a), V4(n)) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(net.prefix))
-                .unwrap_or(0);
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (V6(a), V6(n)) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(net.prefix))
-                .unwrap_or(0);
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        (V6(a), V4(_)) => a.to_ipv4_mapped().is_some_and(|v4| in_network(V4(v4), net)),
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_config::model::Network;
-
-    #[test]
-    fn networks_match_by_prefix() {
-        let net = Network {
-            addr: "127.0.0.0".parse().unwrap(),
-            prefix: 8,
-        };
-        assert!(in_network("127.9.9.9".parse().unwrap(), &net));
-        assert!(!in_network("10.0.0.1".parse().unwrap(), &net));
-        assert!(in_network("::ffff:127.0.0.1".parse().unwrap(), &net));
-        let all = Network {
-            addr: "0.0.0.0".parse().unwrap(),
-            prefix: 0,
-        };
-        assert!(in_network("1.2.3.4".parse().unwrap(), &all));
-        let v6 = Network {
-            addr: "fd00::".parse().unwrap(),
-            prefix: 8,
-        };
-        assert!(in_network("fd12::1".parse().unwrap(), &v6));
-    }
 
     #[test]
     fn stricter_connection_mode_wins() {

@@ -223,6 +223,7 @@ fn show_info(ctx: &ApiContext) -> String {
     let _ = writeln!(out, "Uptime_sec: {uptime}");
     let _ = writeln!(out, "Maxconn: {}", ctx.maxconn);
     let _ = writeln!(out, "CurrConns: {}", ctx.sessions.live());
+    let _ = writeln!(out, "DroppedLogs: {}", crate::log::sink::dropped());
     let _ = writeln!(
         out,
         "Stopping: {}",

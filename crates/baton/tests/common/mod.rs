@@ -75,6 +75,19 @@ pub struct Baton {
     pub log: PathBuf,
 }
 
+/// Spawns `bin ARGS -f CFG` with stderr into `log` and no stdin/stdout.
+fn spawn_logged(bin: &str, args: &[&str], cfg: &Path, log: &Path) -> Child {
+    Command::new(bin)
+        .args(args)
+        .arg("-f")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {bin}: {e}"))
+}
+
 /// Writes `cfg` into a new temporary directory.
 pub fn write_cfg(cfg: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -98,15 +111,7 @@ impl Baton {
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         );
         let log = dir.path().join("stderr.log");
-        let child = Command::new(baton_bin())
-            .args(args)
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawning baton");
+        let child = spawn_logged(baton_bin(), args, &path, &log);
         let pid = child.id();
         let mut baton = Baton {
             child: Some(child),
@@ -817,4 +822,54 @@ pub fn env_count(var: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debian's haproxy, for differential tests
+// ---------------------------------------------------------------------------------------------
+
+/// A running Debian `haproxy -db -f CFG` (foreground); killed and reaped on drop.
+pub struct Haproxy {
+    /// The child process.
+    pub child: Child,
+    /// The directory holding the configuration and the log.
+    pub dir: tempfile::TempDir,
+}
+
+impl Haproxy {
+    /// Starts haproxy on `cfg` and waits (bounded) until `port` accepts connections.
+    pub fn start(cfg: &str, port: u16) -> Haproxy {
+        let bin = ["/usr/sbin/haproxy", "/usr/bin/haproxy"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("Debian's haproxy is needed for this test: apt-get install haproxy");
+        let (dir, path) = write_cfg(cfg);
+        let log = dir.path().join("stderr.log");
+        let child = spawn_logged(bin, &["-db"], &path, &log);
+        let mut h = Haproxy { child, dir };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = h.child.try_wait() {
+                panic!(
+                    "haproxy exited early with {status}:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            if accepts(port) {
+                return h;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "haproxy did not listen on {port} in time"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
