@@ -205,6 +205,10 @@ mod tests {
                 "MIT or Apache-2.0, and Unicode-3.0",
             ),
             (
+                "BSD-2-Clause OR Apache-2.0 OR MIT",
+                "BSD-2-clause or Apache-2.0 or MIT",
+            ),
+            (
                 "MIT OR Apache-2.0 OR LGPL-2.1-or-later",
                 "MIT or Apache-2.0 or LGPL-2.1+",
             ),
