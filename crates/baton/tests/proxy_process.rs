@@ -558,11 +558,12 @@ fn close_spread_time_closes_idle_connections_spread_over_the_window() {
         .collect();
     let stopped = Instant::now();
     baton.signal(Signal::SIGUSR1);
-    let closes: Vec<_> = clients
+    // Every reader starts before any is joined, so each one times its own connection's close.
+    let readers: Vec<_> = clients
         .into_iter()
         .map(|mut s| std::thread::spawn(move || (read_to_eof(&mut s), stopped.elapsed())))
-        .map(|t| t.join().unwrap())
         .collect();
+    let closes: Vec<_> = readers.into_iter().map(|t| t.join().unwrap()).collect();
     let mut times: Vec<Duration> = closes
         .iter()
         .map(|(got, at)| {
