@@ -6,16 +6,23 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-#[test]
-fn roundrobin_weights_3_to_1_exact_over_40() {
+/// Backends `a` and `b` behind one HTTP proxy on a free port: `lines` opens the backend
+/// section (its `balance` and options), `a_opts` and `b_opts` end each server's line.
+fn two_servers(lines: &str, a_opts: &str, b_opts: &str) -> (Backend, Backend, u16, Baton) {
     let (a, b) = (Backend::named("a"), Backend::named("b"));
     let port = free_port();
     let be = format!(
-        "    balance roundrobin\n{}{}",
-        server_line("a", a.port, "weight 3"),
-        server_line("b", b.port, "weight 1")
+        "{lines}{}{}",
+        server_line("a", a.port, a_opts),
+        server_line("b", b.port, b_opts)
     );
-    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    (a, b, port, baton)
+}
+
+#[test]
+fn roundrobin_weights_3_to_1_exact_over_40() {
+    let (_a, _b, port, _baton) = two_servers("    balance roundrobin\n", "weight 3", "weight 1");
     let counts = tally(port, (0..40).map(|i| format!("/r{i}")));
     assert_eq!(counts.get("a"), Some(&30), "{counts:?}");
     assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
@@ -23,14 +30,7 @@ fn roundrobin_weights_3_to_1_exact_over_40() {
 
 #[test]
 fn static_rr_weights_3_to_1_exact_over_40() {
-    let (a, b) = (Backend::named("a"), Backend::named("b"));
-    let port = free_port();
-    let be = format!(
-        "    balance static-rr\n{}{}",
-        server_line("a", a.port, "weight 3"),
-        server_line("b", b.port, "weight 1")
-    );
-    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let (_a, _b, port, _baton) = two_servers("    balance static-rr\n", "weight 3", "weight 1");
     let counts = tally(port, (0..40).map(|i| format!("/s{i}")));
     assert_eq!(counts.get("a"), Some(&30), "{counts:?}");
     assert_eq!(counts.get("b"), Some(&10), "{counts:?}");
@@ -50,14 +50,7 @@ fn static_rr_weights_3_to_1_exact_over_40() {
 /// under load before slots were freed that early).
 #[test]
 fn leastconn_avoids_the_server_holding_a_long_request() {
-    let (a, b) = (Backend::named("a"), Backend::named("b"));
-    let port = free_port();
-    let be = format!(
-        "    balance leastconn\n{}{}",
-        server_line("a", a.port, ""),
-        server_line("b", b.port, "")
-    );
-    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let (a, b, port, _baton) = two_servers("    balance leastconn\n", "", "");
     let long = std::thread::spawn(move || get(port, "/sleep/4000"));
     assert!(
         wait_until(WAIT, || a.accepted() + b.accepted() == 1),
@@ -81,14 +74,11 @@ fn leastconn_avoids_the_server_holding_a_long_request() {
 
 #[test]
 fn first_fills_servers_in_order_up_to_maxconn() {
-    let (a, b) = (Backend::named("a"), Backend::named("b"));
-    let port = free_port();
-    let be = format!(
-        "    balance first\n    timeout queue 5s\n{}{}",
-        server_line("a", a.port, "maxconn 2"),
-        server_line("b", b.port, "maxconn 2")
+    let (a, b, port, _baton) = two_servers(
+        "    balance first\n    timeout queue 5s\n",
+        "maxconn 2",
+        "maxconn 2",
     );
-    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
     let counts = tally(port, (0..5).map(|i| format!("/f{i}")));
     assert_eq!(counts.get("a"), Some(&5), "{counts:?}");
     let before = a.accepted();
@@ -249,14 +239,7 @@ fn server_maxconn_counts_requests_not_a_keep_alive_clients_idle_connection() {
 /// that server look busy, so requests avoid the server holding a long request.
 #[test]
 fn leastconn_ignores_idle_keep_alive_connections() {
-    let (a, b) = (Backend::named("a"), Backend::named("b"));
-    let port = free_port();
-    let be = format!(
-        "    balance leastconn\n{}{}",
-        server_line("a", a.port, ""),
-        server_line("b", b.port, "")
-    );
-    let _baton = Baton::start(&http_cfg(port, "", "", &be), port);
+    let (a, b, port, _baton) = two_servers("    balance leastconn\n", "", "");
     // An idle keep-alive client on one server…
     let mut conn = connect(port);
     let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
