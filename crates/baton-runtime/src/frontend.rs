@@ -384,9 +384,13 @@ async fn serve(
             tcp_record = Some(r);
         }
     }
+    let mut fin_pending = false;
     let counted = match frontend.mode {
         Mode::Http => {
-            crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await
+            let ended =
+                crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await;
+            fin_pending = ended.fin_pending;
+            ended.counted
         }
         Mode::Tcp => {
             crate::tcp::serve(
@@ -418,6 +422,9 @@ async fn serve(
     // the close.
     drop(live);
     drop(session);
+    if fin_pending {
+        crate::sockio::send_fin(&stream);
+    }
     drop(stream);
 }
 

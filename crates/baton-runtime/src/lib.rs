@@ -20,6 +20,7 @@ pub mod pause;
 pub mod privileges;
 pub mod runtime;
 pub mod sessions;
+pub mod sockio;
 pub mod stats;
 pub mod tcp;
 pub mod tunnel;

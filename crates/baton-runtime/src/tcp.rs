@@ -75,7 +75,7 @@ pub async fn serve(
         r.server = Some(Arc::from(server_state.name.as_str()));
         r.server_addr = Some(server_state.addr);
     }
-    let mut server = match backend.connect(slot, &key, client_port).await {
+    let mut server = match backend.connect(slot, &key, client_port, &[]).await {
         Ok(conn) => conn,
         Err(e) => {
             tracing::debug!(frontend = %frontend.name, backend = %backend.name, error = %e, "connect failed");

@@ -72,6 +72,9 @@ pub struct ServerConnection {
     pub guard: SlotGuard,
     /// Failed attempts before this connection was made (`%rc` in logs).
     pub retries: u32,
+    /// How many leading bytes of the data given to [`Backend::connect`] already went out with
+    /// the connection's first write; the caller sends the rest.
+    pub sent_early: usize,
 }
 
 /// A server slot; frees it and wakes queued requests on drop.
@@ -125,7 +128,12 @@ pub fn resolve(host: &Host, port: Option<u16>) -> std::io::Result<SocketAddr> {
 /// Connects to `addr` with one `socket` and one `connect` call: success is read from the
 /// poller's readiness (writable, without error or hang-up) instead of a `getsockopt(SO_ERROR)`
 /// per connection, which is only asked for when the connection failed.
-async fn connect_to(addr: SocketAddr) -> std::io::Result<TcpStream> {
+///
+/// `early`, when not empty, is written at once, before asking the poller: a nearby server has
+/// usually completed the handshake by the time `connect` returns, and then the write both
+/// proves the connection and saves a trip through the event loop. Returns the stream and how
+/// many bytes of `early` went out; a refused connection fails here as it would have later.
+async fn connect_to(addr: SocketAddr, early: &[u8]) -> std::io::Result<(TcpStream, usize)> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(
         Domain::for_address(addr),
@@ -138,6 +146,11 @@ async fn connect_to(addr: SocketAddr) -> std::io::Result<TcpStream> {
         Err(e) => return Err(e),
     }
     let stream = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+    if !early.is_empty() {
+        if let Some(sent) = crate::sockio::send_now(&stream, early)? {
+            return Ok((stream, sent));
+        }
+    }
     loop {
         let ready = stream
             .ready(tokio::io::Interest::WRITABLE | tokio::io::Interest::ERROR)
@@ -148,7 +161,7 @@ async fn connect_to(addr: SocketAddr) -> std::io::Result<TcpStream> {
                 .unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
         }
         if ready.is_writable() {
-            return Ok(stream);
+            return Ok((stream, 0));
         }
     }
 }
@@ -211,12 +224,15 @@ impl Backend {
     }
 
     /// Connects to the server of `slot`, retrying as `retries` and `option redispatch` say.
-    /// On redispatch the slot moves to another server.
+    /// On redispatch the slot moves to another server. `early` is the start of what will be
+    /// sent: as much of it as the new connection takes at once is sent right away
+    /// (`sent_early` in the result).
     pub async fn connect(
         &self,
         mut slot: SlotGuard,
         key: &PickKey<'_>,
         client_port: u16,
+        early: &[u8],
     ) -> Result<ServerConnection, ConnectError> {
         let timeout = self.timeouts.connect.unwrap_or(FALLBACK_CONNECT_TIMEOUT);
         let mut attempt = 0;
@@ -226,8 +242,8 @@ impl Backend {
             if server.port_from_client {
                 addr.set_port(client_port);
             }
-            let result = match tokio::time::timeout(timeout, connect_to(addr)).await {
-                Ok(Ok(stream)) => Ok(stream),
+            let result = match tokio::time::timeout(timeout, connect_to(addr, early)).await {
+                Ok(Ok(connected)) => Ok(connected),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
@@ -235,11 +251,12 @@ impl Backend {
                 )),
             };
             match result {
-                Ok(stream) => {
+                Ok((stream, sent_early)) => {
                     return Ok(ServerConnection {
                         stream,
                         guard: slot,
                         retries: attempt,
+                        sent_early,
                     });
                 }
                 Err(e) if attempt >= self.retries => return Err(ConnectError::Failed(e)),
@@ -268,12 +285,37 @@ mod tests {
     async fn connect_to_tells_success_from_refusal_by_readiness() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let stream = connect_to(addr).await.expect("a listening port connects");
-        assert_eq!(stream.peer_addr().unwrap(), addr);
+        let (stream, sent) = connect_to(addr, b"")
+            .await
+            .expect("a listening port connects");
+        assert_eq!((stream.peer_addr().unwrap(), sent), (addr, 0));
         drop(listener);
-        let err = connect_to(addr).await.expect_err("a closed port refuses");
+        let err = connect_to(addr, b"")
+            .await
+            .expect_err("a closed port refuses");
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
         let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
-        assert!(connect_to(v6.local_addr().unwrap()).await.is_ok());
+        assert!(connect_to(v6.local_addr().unwrap(), b"").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn early_data_goes_out_with_the_connection_or_fails_like_it() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stream, sent) = connect_to(addr, b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        assert_eq!(
+            sent, 18,
+            "loopback completes the handshake inside connect()"
+        );
+        let (mut accepted, _) = listener.accept().unwrap();
+        let mut got = [0u8; 18];
+        accepted.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"GET / HTTP/1.1\r\n\r\n");
+        drop((stream, accepted, listener));
+        let err = connect_to(addr, b"GET / HTTP/1.1\r\n\r\n")
+            .await
+            .expect_err("a closed port refuses, early data or not");
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
     }
 }

@@ -89,6 +89,19 @@ impl Buf {
         Ok(n)
     }
 
+    /// Reads once from `stream` if it holds bytes already, without waiting for the poller
+    /// ([`crate::sockio::recv_now`]); `Ok(None)` when nothing is there yet. Call only when
+    /// empty.
+    pub fn fill_now(&mut self, stream: &tokio::net::TcpStream) -> std::io::Result<Option<usize>> {
+        debug_assert!(self.is_empty());
+        if self.data.capacity() == 0 {
+            self.data.reserve_exact(self.capacity);
+        }
+        let got = crate::sockio::recv_now(stream, &mut self.data, self.capacity)?;
+        self.filled += got.unwrap_or(0) as u64;
+        Ok(got)
+    }
+
     /// Bytes read into the buffer since it was made.
     pub fn filled(&self) -> u64 {
         self.filled

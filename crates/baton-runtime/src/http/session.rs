@@ -22,6 +22,7 @@ use crate::frontend::Frontend;
 use crate::lifecycle::{Phase, PhaseWatch};
 use crate::log::record::{ms, Cause, Record, RequestLine, Stage};
 use crate::log::Logger;
+use crate::sockio;
 use crate::tunnel::{self, TunnelTimeouts};
 use baton_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::SocketAddr;
@@ -105,6 +106,10 @@ struct Session {
     sent: u64,
     /// The connection became a tunnel, whose bytes only the kernel counted.
     tunnelled: bool,
+    /// The last response was sent with `MSG_MORE`, waiting for the FIN to leave with it: the
+    /// caller must send that FIN ([`crate::sockio::send_fin`]) as soon as its bookkeeping is
+    /// done.
+    fin_pending: bool,
     /// The frontend's logger, when it logs traffic (otherwise nothing below is filled).
     log: Option<Arc<Logger>>,
     /// The current request's log record.
@@ -125,14 +130,24 @@ struct Session {
     local_addr: Option<SocketAddr>,
 }
 
-/// Serves one HTTP client connection; returns the bytes received from and sent to the client,
-/// unless it became a tunnel (the caller then asks the kernel).
+/// How an HTTP client connection ended, for its caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    /// The bytes received from and sent to the client, unless the connection became a tunnel
+    /// (the caller then asks the kernel).
+    pub counted: Option<(u64, u64)>,
+    /// The last response is waiting in the kernel for the FIN: send it
+    /// ([`crate::sockio::send_fin`]) right after leaving the connection counts.
+    pub fin_pending: bool,
+}
+
+/// Serves one HTTP client connection.
 pub async fn serve(
     frontend: Arc<Frontend>,
     client: &mut TcpStream,
     peer: SocketAddr,
     phase: PhaseWatch,
-) -> Option<(u64, u64)> {
+) -> Ended {
     let mut session = Session {
         frontend,
         peer,
@@ -146,6 +161,7 @@ pub async fn serve(
         close_at: None,
         sent: 0,
         tunnelled: false,
+        fin_pending: false,
         log: None,
         rec: None,
         stream_start: None,
@@ -160,6 +176,10 @@ pub async fn serve(
         session.log = Some(Arc::clone(log));
         session.stream_start = Some((SystemTime::now(), Instant::now()));
     }
+    // A new connection usually holds its first request already: read it now rather than
+    // after a trip through the poller. Whatever this finds (nothing, an error, the end of the
+    // stream) the first request read finds again.
+    let _ = session.client_buf.fill_now(client);
     loop {
         session.begin_record(client);
         match session.one_request(client).await {
@@ -180,23 +200,29 @@ pub async fn serve(
                     Some(answer) => std::borrow::Cow::Owned(closing_answer(answer)),
                     None => std::borrow::Cow::Borrowed(status.response()),
                 };
-                if within(t, client.write_all(&page)).await.is_ok() {
+                if within(t, sockio::send_all_before_fin(client, &page))
+                    .await
+                    .is_ok()
+                {
                     session.sent += page.len() as u64;
                 }
                 // Logged before the close, as HAProxy does: the client sees the close after.
                 session.finish_record(Some(status));
-                let _ = client.shutdown().await;
+                sockio::send_fin(client);
                 break;
             }
             Err(Failure::Answer(answer)) => {
                 session.frontend.counters.response(answer.status);
                 let t = session.frontend.timeouts.client;
                 let bytes = closing_answer(&answer);
-                if within(t, client.write_all(&bytes)).await.is_ok() {
+                if within(t, sockio::send_all_before_fin(client, &bytes))
+                    .await
+                    .is_ok()
+                {
                     session.sent += bytes.len() as u64;
                 }
                 session.finish_answer(&answer);
-                let _ = client.shutdown().await;
+                sockio::send_fin(client);
                 break;
             }
             Err(Failure::Close) => {
@@ -209,7 +235,10 @@ pub async fn serve(
     if let Some(attached) = session.attached.take() {
         abort(&attached.stream);
     }
-    (!session.tunnelled).then(|| (session.client_buf.filled(), session.sent))
+    Ended {
+        counted: (!session.tunnelled).then(|| (session.client_buf.filled(), session.sent)),
+        fin_pending: session.fin_pending,
+    }
 }
 
 /// The `errorfile` page for `code`: the routed backend's, else the frontend's.
@@ -364,19 +393,22 @@ impl Session {
             client: Some(self.peer.ip()),
             path: Some(path.split('?').next().unwrap_or("/")),
         };
-        let mut conn = self.server_connection(client, &backend, &key).await?;
-        let _live = backend.counters.enter();
-        crate::counters::Counters::bump(&backend.counters.requests);
-
-        let server_timeout = backend.timeouts.server;
         let mut request_body = BodyProgress::new(req.framing);
         if !req.expect_continue {
             append_buffered_body(&mut self.out, &mut self.client_buf, &mut request_body)
                 .map_err(|_| Failure::Page(ErrorStatus::BadRequest))?;
         }
-        if let Err(e) = within(server_timeout, conn.stream.write_all(&self.out)).await {
-            tracing::debug!(error = %e, "write to server failed");
-            return Err(Failure::Page(ErrorStatus::BadGateway));
+        let mut conn = self.server_connection(client, &backend, &key).await?;
+        let _live = backend.counters.enter();
+        crate::counters::Counters::bump(&backend.counters.requests);
+
+        let server_timeout = backend.timeouts.server;
+        let unsent = &self.out[conn.sent_early..];
+        if !unsent.is_empty() {
+            if let Err(e) = within(server_timeout, conn.stream.write_all(unsent)).await {
+                tracing::debug!(error = %e, "write to server failed");
+                return Err(Failure::Page(ErrorStatus::BadGateway));
+            }
         }
         let request_sent = self.stamp();
         if !request_body.done() && !req.expect_continue {
@@ -586,9 +618,13 @@ impl Session {
         if req.method != Method::Head {
             self.out.extend_from_slice(&ret.body);
         }
-        within(self.frontend.timeouts.client, client.write_all(&self.out))
-            .await
-            .map_err(|_| Failure::Close)?;
+        let t = self.frontend.timeouts.client;
+        if close {
+            within(t, sockio::send_all_before_fin(client, &self.out)).await
+        } else {
+            within(t, client.write_all(&self.out)).await
+        }
+        .map_err(|_| Failure::Close)?;
         self.sent += self.out.len() as u64;
         if let Some(r) = self.rec.as_mut() {
             let (head, end) = crate::log::record::head_size(&self.out);
@@ -596,7 +632,7 @@ impl Session {
         }
         if close {
             self.finish_record(None); // logged before the client sees the close
-            let _ = client.shutdown().await;
+            sockio::send_fin(client);
         }
         Ok(!close)
     }
@@ -635,6 +671,7 @@ impl Session {
                     stream: attached.stream,
                     guard: slot,
                     retries: 0,
+                    sent_early: 0,
                 });
             }
             attached.server.park_idle(attached.stream);
@@ -646,6 +683,7 @@ impl Session {
                     stream,
                     guard: slot,
                     retries: 0,
+                    sent_early: 0,
                 });
             }
         }
@@ -658,7 +696,8 @@ impl Session {
                 port
             }
         };
-        let result = backend.connect(slot, key, client_port).await;
+        // A new connection carries the request head (and any body bytes already read) at once.
+        let result = backend.connect(slot, key, client_port, &self.out).await;
         match &result {
             Ok(conn) => self.connected(connecting, conn.retries),
             Err(ConnectError::QueueTimeout) => self.mark(Cause::ServerTimeout, Stage::Queue),
@@ -758,10 +797,19 @@ impl Session {
                     conn.guard.release();
                 }
             }
-            if within(client_timeout, client.write_all(&self.out))
+            // A complete response after which the client connection closes leaves with its FIN.
+            let last = !info.interim && !info.switching && progress.done() && info.close_client;
+            let written = if last {
+                self.fin_pending = true;
+                within(
+                    client_timeout,
+                    sockio::send_all_before_fin(client, &self.out),
+                )
                 .await
-                .is_err()
-            {
+            } else {
+                within(client_timeout, client.write_all(&self.out)).await
+            };
+            if written.is_err() {
                 self.mark(Cause::ClientAbort, Stage::Data);
                 return Err(Failure::Close);
             }
