@@ -64,6 +64,10 @@ fn malformed_requests_get_400_and_the_connection_closes() {
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
         b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+        // Host headers that disagree, with each other or with an absolute-form target.
+        b"GET / HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n",
+        b"GET http://t/ HTTP/1.1\r\nHost: u\r\n\r\n",
+        b"GET http://t:8080/ HTTP/1.1\r\nHost: t\r\n\r\n",
     ] {
         let mut s = connect(port);
         s.write_all(raw).unwrap();
@@ -72,6 +76,12 @@ fn malformed_requests_get_400_and_the_connection_closes() {
     }
     assert_eq!(a.accepted(), 0);
     assert_eq!(get(port, "/ok").status, 200);
+    // The same target with a Host that names it (default port left out) goes through.
+    let mut s = connect(port);
+    s.write_all(b"GET http://t:80/abs HTTP/1.1\r\nHost: T\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let got = text_until_eof(&mut s);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
 }
 
 #[test]

@@ -40,6 +40,10 @@ pub enum HeadError {
     /// The head does not fit in the buffer.
     #[error("message head too large")]
     TooLarge,
+    /// Two `Host` headers that disagree, or a `Host` header that disagrees with the authority
+    /// of an absolute-form request target (RFC 9112 section 3.2.2; HAProxy answers 400).
+    #[error("conflicting Host header")]
+    Host,
 }
 
 impl From<httparse::Error> for HeadError {
@@ -238,6 +242,67 @@ fn write_headers(
     }
 }
 
+/// The scheme and authority of an absolute-form request target
+/// (`scheme://[userinfo@]authority/...`), the authority without the user information and
+/// ending at the first `/`; `None` for origin-form (`/path`) and `*`.
+fn target_authority(target: &[u8]) -> Option<(&[u8], &[u8])> {
+    let scheme_end = target.windows(3).position(|w| w == b"://")?;
+    let scheme = &target[..scheme_end];
+    if scheme.is_empty() || !scheme.iter().all(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    let rest = &target[scheme_end + 3..];
+    let authority = &rest[..rest.iter().position(|&b| b == b'/').unwrap_or(rest.len())];
+    let host = match authority.iter().rposition(|&b| b == b'@') {
+        Some(at) => &authority[at + 1..],
+        None => authority,
+    };
+    Some((scheme, host))
+}
+
+/// `host[:port]` without an empty port or the scheme's default one (`:80` for http, `:443`
+/// for https), so that `http://a:80/` and `Host: a` name the same authority, as HAProxy
+/// compares them.
+fn without_default_port<'a>(authority: &'a [u8], scheme: &[u8]) -> &'a [u8] {
+    let default: Option<&[u8]> = if scheme.eq_ignore_ascii_case(b"http") {
+        Some(b":80")
+    } else if scheme.eq_ignore_ascii_case(b"https") {
+        Some(b":443")
+    } else {
+        None
+    };
+    authority
+        .strip_suffix(b":")
+        .or_else(|| default.and_then(|d| authority.strip_suffix(d)))
+        .unwrap_or(authority)
+}
+
+/// Refuses, as HAProxy does, a request whose `Host` headers differ from each other (compared
+/// without case, as host names are), or whose `Host` differs from the authority of its
+/// absolute-form target once the scheme's default port is left out.
+fn check_host(target: &[u8], headers: &[httparse::Header<'_>]) -> Result<(), HeadError> {
+    let mut first: Option<&[u8]> = None;
+    for h in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("host"))
+    {
+        let value = h.value.trim_ascii();
+        match first {
+            Some(known) if !known.eq_ignore_ascii_case(value) => return Err(HeadError::Host),
+            Some(_) => {}
+            None => first = Some(value),
+        }
+    }
+    if let (Some(host), Some((scheme, authority))) = (first, target_authority(target)) {
+        let same = without_default_port(authority, scheme)
+            .eq_ignore_ascii_case(without_default_port(host, scheme));
+        if !authority.is_empty() && !same {
+            return Err(HeadError::Host);
+        }
+    }
+    Ok(())
+}
+
 /// Parses a request head at the start of `buf` and writes the rewritten head to `out`.
 /// `Ok(None)`: incomplete, read more.
 pub fn parse_request(
@@ -270,6 +335,7 @@ pub fn parse_request_head(
         (Some(m), Some(p), Some(v)) => (m, p, v),
         _ => return Err(HeadError::Syntax("incomplete request line")),
     };
+    check_host(path.as_bytes(), req.headers)?;
     let forwarded_name = rw.forwarded_for.map(|(name, _, _)| name);
     let facts = scan(req.headers, forwarded_name)?;
     let framing = if facts.transfer_encoding {
@@ -506,6 +572,95 @@ mod tests {
             .unwrap()
             .unwrap();
         (info, String::from_utf8(out).unwrap())
+    }
+
+    /// Each request with the verdict Debian's haproxy 2.6 gave it (200 or 400).
+    #[test]
+    fn host_must_agree_with_itself_and_with_an_absolute_target() {
+        let cases = [
+            (
+                "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET http://a.example/x HTTP/1.1\r\nHost: A.example\r\n\r\n",
+                true,
+            ),
+            ("GET http://a.example/x HTTP/1.1\r\n\r\n", true),
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", false),
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: A\r\n\r\n", true),
+            ("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", false),
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: a:80\r\n\r\n", false),
+            (
+                "GET http://u@a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://u@a.example/x HTTP/1.1\r\nHost: u@a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET http://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://a.example:80/x HTTP/1.1\r\nHost: a.example:\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET http://a.example:0080/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET http://a.example:443/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET https://a.example:443/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET https://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET ftp://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET ftp://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET HTTP://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                true,
+            ),
+            (
+                "GET http://a.example?q HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                false,
+            ),
+            (
+                "GET http://[::1]:80/x HTTP/1.1\r\nHost: [::1]\r\n\r\n",
+                true,
+            ),
+            ("GET http:///x HTTP/1.1\r\nHost: b\r\n\r\n", true),
+            ("GET /x?u=http://a HTTP/1.1\r\nHost: b\r\n\r\n", true),
+        ];
+        for (text, accepted) in cases {
+            let verdict = request(text, &RequestRewrite::default());
+            match accepted {
+                true => assert!(matches!(verdict, Ok(Some(_))), "{text:?}: {verdict:?}"),
+                false => assert_eq!(verdict.unwrap_err(), HeadError::Host, "{text:?}"),
+            }
+        }
     }
 
     const KEEP: ResponseRewrite = ResponseRewrite {
