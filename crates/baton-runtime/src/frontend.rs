@@ -385,12 +385,15 @@ async fn serve(
         }
     }
     let mut fin_pending = false;
-    let counted = match frontend.mode {
+    match frontend.mode {
         Mode::Http => {
+            // The session charges each request's bytes to its backend.
             let ended =
                 crate::http::session::serve(Arc::clone(&frontend), &mut stream, peer, phase).await;
             fin_pending = ended.fin_pending;
-            ended.counted
+            if let Some((received, sent)) = ended.counted {
+                frontend.counters.add_bytes(received, sent);
+            }
         }
         Mode::Tcp => {
             crate::tcp::serve(
@@ -400,18 +403,17 @@ async fn serve(
                 tcp_record.as_mut(),
             )
             .await;
-            None
+            // The kernel counted what the tunnel moved.
+            if let Some((received, sent)) = crate::counters::tcp_bytes(&stream) {
+                frontend.counters.add_bytes(received, sent);
+                if let Some(backend) = &frontend.default_backend {
+                    backend.counters.add_bytes(received, sent);
+                }
+            }
         }
-    };
+    }
     if let Some(r) = tcp_record.as_mut() {
         r.tt = record::ms(r.start_instant, Instant::now());
-    }
-    // HTTP sessions count their bytes; tcp ones and tunnels ask the kernel.
-    if let Some((received, sent)) = counted.or_else(|| crate::counters::tcp_bytes(&stream)) {
-        frontend.counters.add_bytes(received, sent);
-        if let Some(backend) = &frontend.default_backend {
-            backend.counters.add_bytes(received, sent);
-        }
     }
     if let (Some(log), Some(r)) = (&frontend.log, &tcp_record) {
         if !(log.dont_log_null && r.bytes_in == 0) {

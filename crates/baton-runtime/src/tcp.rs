@@ -90,6 +90,13 @@ pub async fn serve(
     if let (Some(r), Some((_, started))) = (rec.as_deref_mut(), connecting) {
         r.tc = ms(started, Instant::now());
         r.retries = server.retries;
+        if frontend
+            .log
+            .as_ref()
+            .is_some_and(|l| l.needs_backend_source())
+        {
+            r.backend_source = server.stream.local_addr().ok();
+        }
         let s = server.guard.server();
         r.server = Some(Arc::from(s.name.as_str()));
         r.server_addr = Some(s.addr);

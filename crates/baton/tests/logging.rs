@@ -115,8 +115,9 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-/// The custom format compared byte for byte (no dates, timers or client ports).
-const CUSTOM: &str = "%{+Q}o %ci %ft %b %s %ST %B %U %hr %hs %r %HM %HP %HQ %HV %ts %tsc %rc %[src] %[dst_port] %{-Q}f 100%%";
+/// The custom format compared byte for byte (no dates, timers or client ports; the port of
+/// `%bi:%bp`, the server connection's local end, is masked).
+const CUSTOM: &str = "%{+Q}o %ci %ft %b %s %ST %B %U %hr %hs %r %HM %HP %HQ %HV %ts %tsc %rc %[src] %[dst_port] %bi:%bp %{-Q}f 100%%";
 
 fn setup(server: u16) -> Setup {
     let dir = tempfile::tempdir().unwrap();
@@ -303,6 +304,20 @@ fn scenario(s: &Setup) -> Vec<Vec<String>> {
     all
 }
 
+/// Replaces the port of the custom line's `%bi:%bp` (an ephemeral port, different in every
+/// run) by `PORT`; a line without one (`-:-`) is left as it is, so the comparison catches it.
+fn mask_backend_port(line: &str) -> String {
+    line.split(' ')
+        .map(|w| match w.split_once(':') {
+            Some((ip, port)) if ip.contains("127.0.0.1") && port.parse::<u16>().is_ok() => {
+                format!("{ip}:PORT")
+            }
+            _ => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Masks what legitimately differs between two runs: the client's port, the date, and the
 /// timer values (kept: whether each timer was reached, -1 or not).
 ///
@@ -387,9 +402,15 @@ fn log_lines_match_debian_haproxy() {
     // The custom log-format (no dates, timers or client ports): byte for byte.
     let custom_ref = raw_ref.iter().find(|l| l.contains("\"custom\"")).unwrap();
     let custom_ours = raw_ours.iter().find(|l| l.contains("\"custom\"")).unwrap();
-    assert_eq!(custom_ours, custom_ref);
+    assert_eq!(
+        mask_backend_port(custom_ours),
+        mask_backend_port(custom_ref)
+    );
     // Every other line: field by field, timers masked.
     for (h, b) in raw_ref.iter().zip(raw_ours) {
+        if h.contains("\"custom\"") {
+            continue;
+        }
         assert_eq!(mask(b), mask(h), "\nhaproxy: {h}baton:   {b}");
     }
     // The other targets carry the same lines behind their own headers.

@@ -279,8 +279,9 @@ fn show_stat_has_haproxys_header_and_true_counters() {
         format!(
             "global\n    stats socket {} level admin\n\
              defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-             frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
-             backend app\n    server s1 127.0.0.1:{server_port}\n",
+             frontend web\n    bind 127.0.0.1:{port}\n    use_backend other if {{ path_beg /o }}\n    default_backend app\n\
+             backend app\n    server s1 127.0.0.1:{server_port}\n\
+             backend other\n    server s1 127.0.0.1:{server_port}\n",
             sock.display()
         ),
     )
@@ -320,14 +321,16 @@ fn show_stat_has_haproxys_header_and_true_counters() {
         assert!(Instant::now() < until);
         std::thread::sleep(Duration::from_millis(10));
     };
-    // 5 requests on one keep-alive connection, then close it.
+    // 5 requests on one keep-alive connection (the 2nd and 4th routed to `other`), then
+    // close it.
+    const TO_APP: &str = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+    const TO_OTHER: &str = "GET /o HTTP/1.1\r\nHost: t\r\n\r\n";
     client
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    for _ in 0..5 {
-        client
-            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            .unwrap();
+    for i in 0..5 {
+        let request = if i % 2 == 1 { TO_OTHER } else { TO_APP };
+        client.write_all(request.as_bytes()).unwrap();
         let mut buf = [0u8; 40];
         let mut got = 0;
         while !buf[..got].ends_with(b"ok") {
@@ -359,23 +362,39 @@ fn show_stat_has_haproxys_header_and_true_counters() {
     assert_eq!(field(fe, "hrsp_2xx"), "5", "{fe}");
     assert_eq!(
         field(fe, "bin"),
-        (5 * "GET / HTTP/1.1\r\nHost: t\r\n\r\n".len()).to_string(),
+        (3 * TO_APP.len() + 2 * TO_OTHER.len()).to_string(),
         "{fe}"
     );
-    assert!(field(fe, "bout").parse::<u64>().unwrap() >= 5 * 40, "{fe}");
+    let fe_out: u64 = field(fe, "bout").parse().unwrap();
+    assert!(fe_out >= 5 * 40, "{fe}");
     let srv = rows.iter().find(|r| r.starts_with("app,s1,")).expect(&stat);
     assert_eq!(field(srv, "status"), "UP");
     // As in HAProxy, a server's stot and lbtot count requests (streams) sent to it.
-    assert_eq!(field(srv, "stot"), "5", "{srv}");
-    assert_eq!(field(srv, "lbtot"), "5", "{srv}");
+    assert_eq!(field(srv, "stot"), "3", "{srv}");
+    assert_eq!(field(srv, "lbtot"), "3", "{srv}");
     let be = rows
         .iter()
         .find(|r| r.starts_with("app,BACKEND,"))
         .expect(&stat);
-    assert_eq!(field(be, "req_tot"), "5", "{be}");
-    assert_eq!(field(be, "hrsp_2xx"), "5", "{be}");
-    assert_eq!(field(be, "stot"), "5", "{be}");
+    assert_eq!(field(be, "req_tot"), "3", "{be}");
+    assert_eq!(field(be, "hrsp_2xx"), "3", "{be}");
+    assert_eq!(field(be, "stot"), "3", "{be}");
     assert_eq!(field(be, "status"), "UP");
+    // Each request's bytes count on the backend it went to, and only there.
+    let other = rows
+        .iter()
+        .find(|r| r.starts_with("other,BACKEND,"))
+        .expect(&stat);
+    assert_eq!(field(be, "bin"), (3 * TO_APP.len()).to_string(), "{be}");
+    assert_eq!(
+        field(other, "bin"),
+        (2 * TO_OTHER.len()).to_string(),
+        "{other}"
+    );
+    let be_out: u64 = field(be, "bout").parse().unwrap();
+    let other_out: u64 = field(other, "bout").parse().unwrap();
+    assert_eq!(be_out + other_out, fe_out, "{be}\n{other}");
+    assert_eq!(be_out * 2, other_out * 3, "{be}\n{other}");
     for row in &rows {
         assert_eq!(
             row.split(',').count(),

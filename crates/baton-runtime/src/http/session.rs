@@ -106,6 +106,9 @@ struct Session {
     sent: u64,
     /// The connection became a tunnel, whose bytes only the kernel counted.
     tunnelled: bool,
+    /// Bytes received and sent already charged to the backends the requests went to
+    /// ([`Session::settle_bytes`]).
+    settled: (u64, u64),
     /// The last response was sent with `MSG_MORE`, waiting for the FIN to leave with it: the
     /// caller must send that FIN ([`crate::sockio::send_fin`]) as soon as its bookkeeping is
     /// done.
@@ -133,8 +136,9 @@ struct Session {
 /// How an HTTP client connection ended, for its caller.
 #[derive(Debug, Clone, Copy)]
 pub struct Ended {
-    /// The bytes received from and sent to the client, unless the connection became a tunnel
-    /// (the caller then asks the kernel).
+    /// The bytes received from and sent to the client, for the frontend's counters (the
+    /// backends' are already charged, request by request); `None` if the kernel could not say
+    /// how many a tunnel moved.
     pub counted: Option<(u64, u64)>,
     /// The last response is waiting in the kernel for the FIN: send it
     /// ([`crate::sockio::send_fin`]) right after leaving the connection counts.
@@ -161,6 +165,7 @@ pub async fn serve(
         close_at: None,
         sent: 0,
         tunnelled: false,
+        settled: (0, 0),
         fin_pending: false,
         log: None,
         rec: None,
@@ -182,7 +187,9 @@ pub async fn serve(
     let _ = session.client_buf.fill_now(client);
     loop {
         session.begin_record(client);
-        match session.one_request(client).await {
+        let outcome = session.one_request(client).await;
+        session.settle_bytes(None);
+        match outcome {
             Ok(true) => {
                 session.served += 1;
                 session.finish_record(None);
@@ -235,8 +242,14 @@ pub async fn serve(
     if let Some(attached) = session.attached.take() {
         abort(&attached.stream);
     }
+    // A tunnel's bytes went by without us: the kernel counted the whole connection.
+    let counted = match session.tunnelled {
+        true => crate::counters::tcp_bytes(&*client),
+        false => Some((session.client_buf.filled(), session.sent)),
+    };
+    session.settle_bytes(counted);
     Ended {
-        counted: (!session.tunnelled).then(|| (session.client_buf.filled(), session.sent)),
+        counted,
         fin_pending: session.fin_pending,
     }
 }
@@ -289,6 +302,21 @@ fn abort(stream: &TcpStream) {
 }
 
 impl Session {
+    /// Charges the bytes received and sent since the last call (up to `totals`, by default
+    /// the session's own counts) to the backend the request went to, as HAProxy counts a
+    /// stream's bytes on its backend; a request answered by the frontend itself counts on the
+    /// frontend only.
+    fn settle_bytes(&mut self, totals: Option<(u64, u64)>) {
+        let (received, sent) = totals.unwrap_or((self.client_buf.filled(), self.sent));
+        if let Some(backend) = &self.routed {
+            backend.counters.add_bytes(
+                received.saturating_sub(self.settled.0),
+                sent.saturating_sub(self.settled.1),
+            );
+        }
+        self.settled = (received.max(self.settled.0), sent.max(self.settled.1));
+    }
+
     /// This connection's closing point, if draining has begun.
     fn drain_close_at(&mut self) -> Option<CloseAt> {
         if self.close_at.is_none() && *self.phase.borrow() >= Phase::Draining {
@@ -666,7 +694,7 @@ impl Session {
         }
         if let Some(attached) = self.attached.take() {
             if Arc::ptr_eq(&attached.server, slot.server()) {
-                self.connected(connecting, 0);
+                self.connected(connecting, 0, &attached.stream);
                 return Ok(ServerConnection {
                     stream: attached.stream,
                     guard: slot,
@@ -678,7 +706,7 @@ impl Session {
         }
         if self.served > 0 {
             if let Some(stream) = slot.server().take_idle() {
-                self.connected(connecting, 0);
+                self.connected(connecting, 0, &stream);
                 return Ok(ServerConnection {
                     stream,
                     guard: slot,
@@ -699,7 +727,7 @@ impl Session {
         // A new connection carries the request head (and any body bytes already read) at once.
         let result = backend.connect(slot, key, client_port, &self.out).await;
         match &result {
-            Ok(conn) => self.connected(connecting, conn.retries),
+            Ok(conn) => self.connected(connecting, conn.retries, &conn.stream),
             Err(ConnectError::QueueTimeout) => self.mark(Cause::ServerTimeout, Stage::Queue),
             Err(ConnectError::Failed(_)) => {
                 if let Some(r) = self.rec.as_mut() {

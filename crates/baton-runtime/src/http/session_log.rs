@@ -74,10 +74,18 @@ impl Session {
     }
 
     /// A server connection is ready (`Tc`; 0 for a reused one).
-    pub(super) fn connected(&mut self, since: Option<Instant>, retries: u32) {
+    pub(super) fn connected(
+        &mut self,
+        since: Option<Instant>,
+        retries: u32,
+        server: &tokio::net::TcpStream,
+    ) {
         if let (Some(r), Some(t)) = (self.rec.as_mut(), since) {
             r.tc = ms(t, Instant::now());
             r.retries = retries;
+            if self.log.as_ref().is_some_and(|l| l.needs_backend_source()) {
+                r.backend_source = server.local_addr().ok();
+            }
         }
     }
 

@@ -36,6 +36,8 @@ pub struct LogFormat {
     nodes: Vec<Node>,
     /// Whether rendering needs the frontend's local address (`%fi`, `%fp`, samples).
     pub needs_local_addr: bool,
+    /// Whether rendering needs the server connection's local address (`%bi`, `%bp`).
+    pub needs_backend_source: bool,
 }
 
 /// What the process knows at render time, beyond the record.
@@ -81,9 +83,16 @@ impl LogFormat {
             Node::Sample(..) => true,
             _ => false,
         });
+        let needs_backend_source = nodes.iter().any(|n| {
+            matches!(
+                n,
+                Node::Var(LogVar::BackendSourceIp | LogVar::BackendSourcePort, _)
+            )
+        });
         LogFormat {
             nodes,
             needs_local_addr,
+            needs_backend_source,
         }
     }
 
@@ -264,7 +273,8 @@ fn render_var(v: LogVar, flags: Flags, rec: &Record, ctx: &Context<'_>, out: &mu
         FrontendPort => push_port(out, rec.local.map(|a| a.port()), flags),
         ServerIp => push_ip(out, rec.server_addr.map(|a| a.ip()), flags),
         ServerPort => push_port(out, rec.server_addr.map(|a| a.port()), flags),
-        BackendSourceIp | BackendSourcePort => push_str(out, None, flags, Escape::None),
+        BackendSourceIp => push_ip(out, rec.backend_source.map(|a| a.ip()), flags),
+        BackendSourcePort => push_port(out, rec.backend_source.map(|a| a.port()), flags),
         DateTime => civil(rec.start, false).write_clf_millis(out),
         GmtDate => civil(rec.start, true).write_clf_zone(out),
         LocalDate => civil(rec.start, false).write_clf_zone(out),

@@ -261,6 +261,11 @@ impl Logger {
         self.format.as_ref().is_some_and(|f| f.needs_local_addr)
     }
 
+    /// Whether records need the local address of the server connection.
+    pub fn needs_backend_source(&self) -> bool {
+        self.format.as_ref().is_some_and(|f| f.needs_backend_source)
+    }
+
     /// HAProxy's default line, at accept: `Connect from C:P to L:P (fe/HTTP)`.
     pub fn connect(&self, client: SocketAddr, local: Option<SocketAddr>) {
         if self.format.is_some() {

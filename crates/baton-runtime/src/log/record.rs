@@ -152,6 +152,8 @@ pub struct Record {
     pub server: Option<Arc<str>>,
     /// The server's address (`%si:%sp`).
     pub server_addr: Option<SocketAddr>,
+    /// The local end of the server connection (`%bi:%bp`), when the format needs it.
+    pub backend_source: Option<SocketAddr>,
     /// Connection retries (`%rc`).
     pub retries: u32,
     /// Backend concurrent connections at log time (`%bc`).
@@ -194,6 +196,7 @@ impl Record {
             backend: None,
             server: None,
             server_addr: None,
+            backend_source: None,
             retries: 0,
             beconn: 0,
             srv_conn: 0,
