@@ -6,6 +6,7 @@
 //! else the shorter of `timeout client` and `timeout server`; once a side has sent its FIN,
 //! `timeout client-fin` / `timeout server-fin` take over, as in HAProxy.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -53,6 +54,9 @@ struct Shared {
     start: Instant,
     /// Milliseconds after `start` when a byte last moved either way.
     last_activity_ms: AtomicU64,
+    /// A byte moved during the current poll of the tunnel: the clock is read once after the
+    /// poll ([`Shared::touch`]) rather than after every read and write.
+    moved: AtomicBool,
     /// The client has sent its FIN.
     client_done: AtomicBool,
     /// The server has sent its FIN.
@@ -63,10 +67,12 @@ struct Shared {
 }
 
 impl Shared {
-    /// Records activity now.
+    /// Records activity now, if a byte moved since the last call.
     fn touch(&self) {
-        self.last_activity_ms
-            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if self.moved.swap(false, Ordering::Relaxed) {
+            self.last_activity_ms
+                .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
     }
 
     /// When a byte last moved.
@@ -96,7 +102,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<'_, S> {
         let before = buf.filled().len();
         let poll = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
         if let std::task::Poll::Ready(Ok(())) = poll {
-            self.shared.touch();
+            self.shared.moved.store(true, Ordering::Relaxed);
             let n = (buf.filled().len() - before) as u64;
             self.shared.read[usize::from(!self.client)].fetch_add(n, Ordering::Relaxed);
             if buf.filled().len() == before {
@@ -120,7 +126,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<'_, S> {
     ) -> std::task::Poll<std::io::Result<usize>> {
         let poll = std::pin::Pin::new(&mut *self.inner).poll_write(cx, data);
         if let std::task::Poll::Ready(Ok(_)) = poll {
-            self.shared.touch();
+            self.shared.moved.store(true, Ordering::Relaxed);
         }
         poll
     }
@@ -168,6 +174,7 @@ where
     let shared = Shared {
         start: Instant::now(),
         last_activity_ms: AtomicU64::new(0),
+        moved: AtomicBool::new(false),
         client_done: AtomicBool::new(false),
         server_done: AtomicBool::new(false),
         read: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -182,7 +189,13 @@ where
         shared: &shared,
         client: false,
     };
-    let both = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 16384, 16384);
+    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut server, 16384, 16384);
+    let mut copy = std::pin::pin!(copy);
+    let both = std::future::poll_fn(|cx| {
+        let poll = copy.as_mut().poll(cx);
+        shared.touch();
+        poll
+    });
     let watchdog = async {
         loop {
             match idle_limit(&timeouts, &shared) {
@@ -204,6 +217,7 @@ where
         down: shared.read[1].load(Ordering::Relaxed),
     };
     tokio::select! {
+        biased; // the copy first: no random draw per wake-up
         result = both => match result {
             Ok((up, down)) => (TunnelEnd::Closed, Transferred { up, down }),
             Err(_) => (TunnelEnd::Error, read()),
