@@ -133,6 +133,10 @@ pub fn resolve(host: &Host, port: Option<u16>) -> std::io::Result<SocketAddr> {
 /// usually completed the handshake by the time `connect` returns, and then the write both
 /// proves the connection and saves a trip through the event loop. Returns the stream and how
 /// many bytes of `early` went out; a refused connection fails here as it would have later.
+///
+/// `TCP_NODELAY` is set before connecting, as haproxy does: a proxy writes each piece as soon
+/// as it has it (a head, then body bytes as they arrive), and Nagle's algorithm would hold a
+/// small write behind an unacknowledged one until the server's delayed ACK, up to 40 ms.
 async fn connect_to(addr: SocketAddr, early: &[u8]) -> std::io::Result<(TcpStream, usize)> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(
@@ -140,6 +144,7 @@ async fn connect_to(addr: SocketAddr, early: &[u8]) -> std::io::Result<(TcpStrea
         Type::STREAM.nonblocking().cloexec(),
         None,
     )?;
+    socket.set_nodelay(true)?;
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -289,6 +294,10 @@ mod tests {
             .await
             .expect("a listening port connects");
         assert_eq!((stream.peer_addr().unwrap(), sent), (addr, 0));
+        assert!(
+            stream.nodelay().unwrap(),
+            "server connections send without Nagle's delay"
+        );
         drop(listener);
         let err = connect_to(addr, b"")
             .await
