@@ -17,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=bench/lib/setup.sh
+source "$root/bench/lib/setup.sh"
 n=${1:-20000}
 tools=${COUNT_TOOLS:-strace callgrind}
 cases=${COUNT_CASES:-ka close tcp}
@@ -35,72 +37,18 @@ declare -A http_port=([haproxy]=$((port_base + 2)) [baton]=$((port_base + 4)))
 declare -A tcp_port=([haproxy]=$((port_base + 3)) [baton]=$((port_base + 5)))
 work=$(mktemp -d /tmp/proxy-count.XXXXXX)
 pids=()
-alive() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1; [[ -n $st && $st != Z && $st != X ]]; }
-stop_pid() {
-    local i
-    alive "$1" && kill -TERM "$1" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do alive "$1" || break; sleep 0.1; done
-    alive "$1" && kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
+alive() { bench_alive "$1"; }
+stop_pid() { bench_stop "$1" || true; }
 cleanup() { local p; for p in "${pids[@]}"; do stop_pid "$p"; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-mkdir -p "$work/nginx/tmp"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
-    keepalive_requests 10000000;
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location / { default_type text/plain; return 200 "baton-bench-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"; }
-    }
-}
-EOF
+mkdir -p "$work/nginx"
+bench_nginx_conf "$work/nginx" "$nginx_port" >"$work/nginx/nginx.conf"
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
 pids+=($!)
 
 for t in baton haproxy; do
-    cat >"$work/$t.cfg" <<EOF
-global
-    maxconn 5000
-
-defaults
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
-frontend fe_http
-    mode http
-    bind 127.0.0.1:${http_port[$t]}
-    default_backend be_http
-
-backend be_http
-    mode http
-    balance roundrobin
-    server nginx 127.0.0.1:$nginx_port
-
-frontend fe_tcp
-    mode tcp
-    bind 127.0.0.1:${tcp_port[$t]}
-    default_backend be_tcp
-
-backend be_tcp
-    mode tcp
-    balance roundrobin
-    server nginx 127.0.0.1:$nginx_port
-EOF
+    bench_proxy_cfg "${http_port[$t]}" "${tcp_port[$t]}" "$nginx_port" >"$work/$t.cfg"
 done
 
 wait_up() { # url pid

@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=bench/lib/setup.sh
+source "$root/bench/lib/setup.sh"
 
 duration=${BENCH_DURATION:-10s}
 rounds=${ROUNDS:-3}
@@ -63,25 +65,12 @@ work=$(mktemp -d /tmp/proxy-speed.XXXXXX)
 declare -A started=() # pid -> name
 nginx_pid=""
 
-# Alive = /proc/PID/stat exists and the state is not zombie/dead (kill -0 succeeds on zombies).
-alive() {
-    local st
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-    [[ -n $st && $st != Z && $st != X ]]
-}
+alive() { bench_alive "$1"; }
 
 stop_pid() {
-    local pid=$1 i
+    local pid=$1
     [[ -n $pid ]] || return 0
-    if alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
-        if alive "$pid"; then
-            log "pid $pid (${started[$pid]:-?}) ignored SIGTERM, sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
+    bench_stop "$pid" || log "pid $pid (${started[$pid]:-?}) ignored SIGTERM, was sent SIGKILL"
     unset "started[$pid]"
 }
 
@@ -130,34 +119,9 @@ haproxy=$(command -v haproxy)
 clk_tck=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- backend: nginx
-body=$(python3 -c 'print("baton-bench-" + "x" * 87, end="")') # 99 chars + "\n" = 100 bytes
-mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
-cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $work/nginx/tmp/body;
-    proxy_temp_path $work/nginx/tmp/proxy;
-    fastcgi_temp_path $work/nginx/tmp/fastcgi;
-    uwsgi_temp_path $work/nginx/tmp/uwsgi;
-    scgi_temp_path $work/nginx/tmp/scgi;
-    keepalive_requests 10000000;
-    keepalive_timeout 75s;
-    server {
-        listen 127.0.0.1:$nginx_port backlog=4096;
-        location / { default_type text/plain; return 200 "$body\n"; }
-    }
-    server {
-        listen 127.0.0.1:$nginx_status_port;
-        location / { stub_status; }
-    }
-}
-EOF
+body=$bench_body
+mkdir -p "$work/nginx"
+bench_nginx_conf "$work/nginx" "$nginx_port" "$nginx_status_port" >"$work/nginx/nginx.conf"
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/nginx/logs/stdout.log" 2>&1 &
 nginx_pid=$!
 started[$nginx_pid]=nginx
@@ -225,35 +189,7 @@ backend be_rules
 EOF
 }
 gen_cfg() { # http_port tcp_port rules_port
-    cat <<EOF
-global
-    maxconn 5000
-
-defaults
-    timeout connect 5s
-    timeout client 30s
-    timeout server 30s
-
-frontend fe_http
-    mode http
-    bind 127.0.0.1:$1
-    default_backend be_http
-
-backend be_http
-    mode http
-    balance roundrobin
-    server nginx 127.0.0.1:$nginx_port
-
-frontend fe_tcp
-    mode tcp
-    bind 127.0.0.1:$2
-    default_backend be_tcp
-
-backend be_tcp
-    mode tcp
-    balance roundrobin
-    server nginx 127.0.0.1:$nginx_port
-EOF
+    bench_proxy_cfg "$1" "$2" "$nginx_port"
     gen_rules "$3"
 }
 gen_cfg "$hap_http" "$hap_tcp" "$hap_rules" >"$work/haproxy.cfg"
