@@ -28,6 +28,26 @@ pub struct Counters {
     pub requests: AtomicU64,
     /// HTTP responses by class: 1xx..5xx, other (`hrsp_*`).
     pub responses: [AtomicU64; 6],
+    /// Requests now waiting in the backend's queue for a server slot (`qcur`).
+    pub queued: AtomicU64,
+    /// Most requests waiting at once (`qmax`).
+    pub queued_max: AtomicU64,
+}
+
+/// One request waiting in a backend's queue; leaving (with a slot, a timeout or a closed
+/// client) decrements `queued`.
+#[derive(Debug)]
+pub struct QueueGuard {
+    /// The counters to decrement.
+    counters: Arc<Counters>,
+    /// Requests that were already waiting when this one joined (`%bq` in logs).
+    pub ahead: u64,
+}
+
+impl Drop for QueueGuard {
+    fn drop(&mut self) {
+        self.counters.queued.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// One live session; leaving decrements `cur`.
@@ -51,6 +71,16 @@ impl Counters {
         self.total.fetch_add(1, Ordering::Relaxed);
         LiveGuard {
             counters: Arc::clone(self),
+        }
+    }
+
+    /// Counts a request waiting in the queue until the guard is dropped.
+    pub fn join_queue(self: &Arc<Self>) -> QueueGuard {
+        let ahead = self.queued.fetch_add(1, Ordering::Relaxed);
+        self.queued_max.fetch_max(ahead + 1, Ordering::Relaxed);
+        QueueGuard {
+            counters: Arc::clone(self),
+            ahead,
         }
     }
 

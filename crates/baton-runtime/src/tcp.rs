@@ -72,6 +72,7 @@ pub async fn serve(
     let server_state = Arc::clone(slot.server());
     if let (Some(r), Some((tw, _))) = (rec.as_deref_mut(), connecting) {
         r.tw = tw;
+        r.backend_queue = slot.queued_ahead;
         r.server = Some(Arc::from(server_state.name.as_str()));
         r.server_addr = Some(server_state.addr);
     }

@@ -84,6 +84,9 @@ pub struct SlotGuard {
     pub inner: ConnectionGuard,
     /// The backend's wake-up for queued requests.
     slot_freed: Arc<Notify>,
+    /// Requests already waiting in the backend's queue when this one joined it; 0 when it
+    /// found a free slot at once (`%bq` in logs, as haproxy's `backend_queue`).
+    pub queued_ahead: u64,
 }
 
 impl SlotGuard {
@@ -207,6 +210,8 @@ impl Backend {
     pub async fn acquire(&self, key: &PickKey<'_>) -> Result<SlotGuard, ConnectError> {
         let queue_timeout = self.timeouts.queue.or(self.timeouts.connect);
         let deadline = queue_timeout.map(|t| tokio::time::Instant::now() + t);
+        // Held while this request waits: `qcur` in `show stat`, left on any way out.
+        let mut waiting: Option<crate::counters::QueueGuard> = None;
         loop {
             // Register interest before looking, so a slot freed in between is not missed.
             let freed = self.slot_freed.notified();
@@ -214,10 +219,14 @@ impl Backend {
                 return Ok(SlotGuard {
                     inner: server.track(),
                     slot_freed: Arc::clone(&self.slot_freed),
+                    queued_ahead: waiting.as_ref().map_or(0, |w| w.ahead),
                 });
             }
             if !self.servers.iter().any(|s| s.usable()) {
                 return Err(ConnectError::NoServer);
+            }
+            if waiting.is_none() {
+                waiting = Some(self.counters.join_queue());
             }
             match deadline {
                 Some(d) => tokio::time::timeout_at(d, freed)
@@ -305,6 +314,60 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
         let v6 = std::net::TcpListener::bind("[::1]:0").unwrap();
         assert!(connect_to(v6.local_addr().unwrap(), b"").await.is_ok());
+    }
+
+    /// A backend named `be` with one server allowed one request at a time.
+    fn one_slot_backend() -> Backend {
+        let text = "backend be\n    timeout queue 5s\n    server s1 127.0.0.1:9 maxconn 1\n";
+        let loaded = baton_config::load::load_str("queue.cfg", text, &|_| None);
+        let proxy = loaded
+            .config
+            .proxies
+            .iter()
+            .find(|p| p.name == "be")
+            .unwrap();
+        Backend::new(proxy).unwrap()
+    }
+
+    #[tokio::test]
+    async fn waiting_requests_are_counted_with_their_place_in_the_queue() {
+        let backend = Arc::new(one_slot_backend());
+        let key = PickKey {
+            client: None,
+            path: None,
+        };
+        let first = backend.acquire(&key).await.unwrap();
+        assert_eq!(first.queued_ahead, 0, "a free slot means no queue");
+        let waiter = |b: &Arc<Backend>| {
+            let b = Arc::clone(b);
+            tokio::spawn(async move {
+                let key = PickKey {
+                    client: None,
+                    path: None,
+                };
+                b.acquire(&key).await.unwrap().queued_ahead
+            })
+        };
+        let second = waiter(&backend);
+        while crate::counters::Counters::get(&backend.counters.queued) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let third = waiter(&backend);
+        while crate::counters::Counters::get(&backend.counters.queued) < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            crate::counters::Counters::get(&backend.counters.queued_max),
+            2
+        );
+        drop(first); // the second gets the slot, then frees it for the third
+        assert_eq!(second.await.unwrap(), 0);
+        assert_eq!(third.await.unwrap(), 1);
+        assert_eq!(crate::counters::Counters::get(&backend.counters.queued), 0);
+        assert_eq!(
+            crate::counters::Counters::get(&backend.counters.queued_max),
+            2
+        );
     }
 
     #[tokio::test]

@@ -687,6 +687,7 @@ impl Session {
         let connecting = self.stamp();
         if let (Some(r), Some(q), Some(c)) = (self.rec.as_mut(), queued, connecting) {
             r.tw = ms(q, c);
+            r.backend_queue = slot.queued_ahead;
             let server = slot.server();
             r.server = Some(Arc::from(server.name.as_str()));
             r.server_addr = Some(server.addr);

@@ -341,7 +341,9 @@ fn render_var(v: LogVar, flags: Flags, rec: &Record, ctx: &Context<'_>, out: &mu
         BeConn => push_num(out, rec.beconn),
         SrvConn => push_num(out, rec.srv_conn),
         Retries => push_num(out, rec.retries),
-        ServerQueue | BackendQueue => push_num(out, 0),
+        // baton queues per backend only: nothing ever waits in a server's own queue.
+        ServerQueue => push_num(out, 0),
+        BackendQueue => push_num(out, rec.backend_queue),
         CapturedRequestHeaders => push_captures(out, &rec.req_captures, flags, false),
         CapturedResponseHeaders => push_captures(out, &rec.resp_captures, flags, false),
         CapturedRequestHeadersList => push_captures(out, &rec.req_captures, flags, true),

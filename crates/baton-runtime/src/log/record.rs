@@ -160,6 +160,8 @@ pub struct Record {
     pub beconn: u64,
     /// Server concurrent connections at log time (`%sc`).
     pub srv_conn: u64,
+    /// Requests that were waiting in the backend's queue ahead of this one (`%bq`).
+    pub backend_queue: u64,
     /// The request line (`None`: `<BADREQ>`).
     pub request: Option<RequestLine>,
     /// `capture request header` values, in declaration order.
@@ -200,6 +202,7 @@ impl Record {
             retries: 0,
             beconn: 0,
             srv_conn: 0,
+            backend_queue: 0,
             request: None,
             req_captures: Vec::new(),
             resp_captures: Vec::new(),

@@ -165,7 +165,8 @@ pub fn show_stat(ctx: &ApiContext) -> String {
         let mut row = Row::new();
         row.set("pxname", name)
             .set("svname", "BACKEND")
-            .set("qcur", 0)
+            .set("qcur", Counters::get(&be.counters.queued))
+            .set("qmax", Counters::get(&be.counters.queued_max))
             .counters(&be.counters, http)
             .set("econ", Counters::get(&be.counters.conn_errors))
             .set("eresp", Counters::get(&be.counters.resp_errors))
