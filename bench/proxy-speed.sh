@@ -300,9 +300,9 @@ import json, sys
 json.dump({
     "started_at": "$started_at",
     "duration": "$duration", "rounds": $rounds,
-    "wrk": {"threads": $wrk_threads, "connections": $wrk_conns, "version": """$(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"""},
+    "wrk": {"threads": $wrk_threads, "connections": $wrk_conns, "version": """$(wrk -v 2>&1 | sed -n 1p | cut -d' ' -f1-2)"""},
     "cpus": $(nproc), "kernel": "$(uname -r)", "clk_tck": $clk_tck,
-    "haproxy_version": "$("$haproxy" -v | head -n1 | awk '{print $3}')",
+    "haproxy_version": "$("$haproxy" -v | sed -n 1p | awk '{print $3}')",
     "nginx_version": "$(nginx -v 2>&1 | sed 's/.*nginx\///')",
     "baton_commit": "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates 2>/dev/null || echo -dirty)",
     "response_bytes_body": 100,
