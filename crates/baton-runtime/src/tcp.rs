@@ -52,7 +52,10 @@ pub async fn serve(
             tracing::debug!(frontend = %frontend.name, backend = %backend.name, error = %e, "no server");
             if let Some(r) = rec {
                 match e {
-                    ConnectError::QueueTimeout => r.end(Cause::ServerTimeout, Stage::Queue),
+                    ConnectError::QueueTimeout { ahead } => {
+                        r.backend_queue = ahead;
+                        r.end(Cause::ServerTimeout, Stage::Queue)
+                    }
                     _ => r.end(Cause::ServerAbort, Stage::Connect),
                 }
             }

@@ -26,7 +26,10 @@ pub enum ConnectError {
     NoServer,
     /// Servers are up but full, and no slot freed within `timeout queue`.
     #[error("queue timeout")]
-    QueueTimeout,
+    QueueTimeout {
+        /// Requests that were already waiting when this one joined the queue (`%bq`).
+        ahead: u64,
+    },
     /// Every attempt failed (refused, unreachable, timed out).
     #[error("connection to the server failed: {0}")]
     Failed(std::io::Error),
@@ -229,9 +232,11 @@ impl Backend {
                 waiting = Some(self.counters.join_queue());
             }
             match deadline {
-                Some(d) => tokio::time::timeout_at(d, freed)
-                    .await
-                    .map_err(|_| ConnectError::QueueTimeout)?,
+                Some(d) => tokio::time::timeout_at(d, freed).await.map_err(|_| {
+                    ConnectError::QueueTimeout {
+                        ahead: waiting.as_ref().map_or(0, |w| w.ahead),
+                    }
+                })?,
                 None => freed.await,
             }
         }
@@ -294,6 +299,7 @@ impl Backend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::counters::Counters;
 
     #[tokio::test]
     async fn connect_to_tells_success_from_refusal_by_readiness() {
@@ -349,25 +355,52 @@ mod tests {
             })
         };
         let second = waiter(&backend);
-        while crate::counters::Counters::get(&backend.counters.queued) < 1 {
+        while Counters::get(&backend.counters.queued) < 1 {
             tokio::task::yield_now().await;
         }
         let third = waiter(&backend);
-        while crate::counters::Counters::get(&backend.counters.queued) < 2 {
+        while Counters::get(&backend.counters.queued) < 2 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(
-            crate::counters::Counters::get(&backend.counters.queued_max),
-            2
-        );
+        assert_eq!(Counters::get(&backend.counters.queued_max), 2);
         drop(first); // the second gets the slot, then frees it for the third
         assert_eq!(second.await.unwrap(), 0);
         assert_eq!(third.await.unwrap(), 1);
-        assert_eq!(crate::counters::Counters::get(&backend.counters.queued), 0);
-        assert_eq!(
-            crate::counters::Counters::get(&backend.counters.queued_max),
-            2
+        assert_eq!(Counters::get(&backend.counters.queued), 0);
+        assert_eq!(Counters::get(&backend.counters.queued_max), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_timeout_says_how_many_waited_ahead() {
+        let backend = Arc::new(one_slot_backend());
+        let key = PickKey {
+            client: None,
+            path: None,
+        };
+        let _held = backend.acquire(&key).await.unwrap();
+        let b = Arc::clone(&backend);
+        let second = tokio::spawn(async move {
+            let key = PickKey {
+                client: None,
+                path: None,
+            };
+            b.acquire(&key).await.map(|s| s.queued_ahead)
+        });
+        while Counters::get(&backend.counters.queued) < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Waits `timeout queue` (5 s on the paused clock), behind the second.
+        let third = backend.acquire(&key).await.map(|s| s.queued_ahead);
+        assert!(
+            matches!(third, Err(ConnectError::QueueTimeout { ahead: 1 })),
+            "{third:?}"
         );
+        let second = second.await.unwrap();
+        assert!(
+            matches!(second, Err(ConnectError::QueueTimeout { ahead: 0 })),
+            "{second:?}"
+        );
+        assert_eq!(Counters::get(&backend.counters.queued), 0);
     }
 
     #[tokio::test]

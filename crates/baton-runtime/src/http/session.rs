@@ -678,7 +678,12 @@ impl Session {
             Err(e) => {
                 tracing::debug!(backend = %backend.name, error = %e, "no server slot");
                 match e {
-                    ConnectError::QueueTimeout => self.mark(Cause::ServerTimeout, Stage::Queue),
+                    ConnectError::QueueTimeout { ahead } => {
+                        if let Some(r) = self.rec.as_mut() {
+                            r.backend_queue = ahead;
+                        }
+                        self.mark(Cause::ServerTimeout, Stage::Queue)
+                    }
                     _ => self.mark(Cause::ServerAbort, Stage::Connect),
                 }
                 return Err(Failure::Page(ErrorStatus::ServiceUnavailable));
@@ -729,7 +734,7 @@ impl Session {
         let result = backend.connect(slot, key, client_port, &self.out).await;
         match &result {
             Ok(conn) => self.connected(connecting, conn.retries, &conn.stream),
-            Err(ConnectError::QueueTimeout) => self.mark(Cause::ServerTimeout, Stage::Queue),
+            Err(ConnectError::QueueTimeout { .. }) => self.mark(Cause::ServerTimeout, Stage::Queue),
             Err(ConnectError::Failed(_)) => {
                 if let Some(r) = self.rec.as_mut() {
                     r.retries = backend.retries;
@@ -744,9 +749,9 @@ impl Session {
                 crate::counters::Counters::bump(&backend.counters.conn_errors);
             }
             match e {
-                ConnectError::NoServer | ConnectError::QueueTimeout | ConnectError::Failed(_) => {
-                    Failure::Page(ErrorStatus::ServiceUnavailable)
-                }
+                ConnectError::NoServer
+                | ConnectError::QueueTimeout { .. }
+                | ConnectError::Failed(_) => Failure::Page(ErrorStatus::ServiceUnavailable),
             }
         })
     }
