@@ -8,6 +8,7 @@ use baton_config::model::ServerOptions;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
+use std::thread::ThreadId;
 use tokio::net::TcpStream;
 
 /// Idle connections kept per server at most; more are closed.
@@ -74,8 +75,9 @@ pub struct ServerState {
     total: AtomicU64,
     /// Most connections open at once (`smax`).
     max: AtomicU32,
-    /// Idle keep-alive connections to this server, reusable by later requests (HTTP mode).
-    idle: Mutex<Vec<TcpStream>>,
+    /// Idle keep-alive connections to this server, reusable by later requests (HTTP mode),
+    /// each with the worker thread whose poller it is registered with.
+    idle: Mutex<Vec<(ThreadId, TcpStream)>>,
     /// When this state was created: the base of `last_change_ms`.
     created: std::time::Instant,
     /// Milliseconds after `created` of the last status change (`lastchg`).
@@ -223,20 +225,39 @@ impl ServerState {
     pub fn park_idle(&self, conn: TcpStream) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < MAX_IDLE_PER_SERVER {
-                idle.push(conn);
+                idle.push((std::thread::current().id(), conn));
             }
         }
     }
 
-    /// Takes a parked connection that is still open and silent, if any.
+    /// Takes a parked connection that is still open and silent, if any: the most recently
+    /// parked of this thread's, else another worker's, moved to this thread's poller.
+    ///
+    /// A connection stays registered with the poller of the thread that opened it; used from
+    /// another thread as it is, every event on it would wake that thread first, which then
+    /// wakes this one (an `eventfd` write and a context switch each time). HAProxy too keeps
+    /// idle server connections per thread and takes another thread's over only when it has
+    /// none of its own.
     pub fn take_idle(&self) -> Option<TcpStream> {
+        let me = std::thread::current().id();
         loop {
-            let conn = self.idle.lock().ok()?.pop()?;
-            let mut probe = [0u8; 1];
-            // An idle connection must have nothing to say: data or EOF means it is unusable.
-            match conn.try_read(&mut probe) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
-                _ => continue,
+            let (owner, conn) = {
+                let mut idle = self.idle.lock().ok()?;
+                let pos = idle
+                    .iter()
+                    .rposition(|(owner, _)| *owner == me)
+                    .or_else(|| idle.len().checked_sub(1))?;
+                idle.remove(pos)
+            };
+            if owner == me {
+                // An idle connection must have nothing to say: data or EOF means it is unusable.
+                match conn.try_read(&mut [0u8; 1]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
+                    _ => continue,
+                }
+            }
+            if let Some(moved) = take_over(conn) {
+                return Some(moved);
             }
         }
     }
@@ -289,5 +310,77 @@ impl ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+/// Moves an idle connection registered with another thread's poller to this thread's, if it is
+/// still open and silent. The poller's view of a socket that was just moved says nothing yet,
+/// so the check asks the kernel itself (a peek that must find nothing to read).
+fn take_over(conn: TcpStream) -> Option<TcpStream> {
+    let std = conn.into_std().ok()?;
+    match std.peek(&mut [0u8; 1]) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => TcpStream::from_std(std).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    /// A runtime like a worker's: one thread, its own poller.
+    fn worker() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn another_workers_idle_connection_moves_to_this_workers_poller() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Arc::new(ServerState::new(
+            "be",
+            "s1",
+            addr,
+            false,
+            ServerOptions::default(),
+        ));
+        // Worker A opens two connections and parks them; the server closes the first.
+        let a = worker();
+        a.block_on(async {
+            for _ in 0..2 {
+                server.park_idle(TcpStream::connect(addr).await.unwrap());
+            }
+        });
+        let (closed, _) = listener.accept().unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        drop(closed);
+        // Worker A is gone: a connection still registered with its poller could not be used.
+        drop(a);
+        let b = std::thread::spawn({
+            let server = Arc::clone(&server);
+            move || {
+                worker().block_on(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    // The newest first, still open; then the one the server closed is refused.
+                    let mut conn = server.take_idle().expect("the open one is reusable");
+                    assert!(server.take_idle().is_none(), "the closed one was dropped");
+                    conn.write_all(b"ping").await.unwrap();
+                    let mut got = [0u8; 4];
+                    conn.read_exact(&mut got).await.unwrap();
+                    got
+                })
+            }
+        });
+        let mut buf = [0u8; 4];
+        peer.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
+        peer.write_all(b"pong").unwrap();
+        assert_eq!(&b.join().unwrap(), b"pong");
+        assert_eq!(server.idle_count(), 0);
     }
 }
