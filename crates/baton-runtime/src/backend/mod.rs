@@ -335,37 +335,38 @@ mod tests {
         Backend::new(proxy).unwrap()
     }
 
+    /// Any request: the balancer needs no key for `roundrobin`.
+    const ANY: PickKey<'static> = PickKey {
+        client: None,
+        path: None,
+    };
+
+    /// Asks for a slot in a task of its own; the result says how many waited ahead.
+    fn spawn_acquire(backend: &Arc<Backend>) -> tokio::task::JoinHandle<Result<u64, ConnectError>> {
+        let backend = Arc::clone(backend);
+        tokio::spawn(async move { backend.acquire(&ANY).await.map(|s| s.queued_ahead) })
+    }
+
+    /// Yields until `n` requests wait in the backend's queue.
+    async fn until_queued(backend: &Backend, n: u64) {
+        while Counters::get(&backend.counters.queued) < n {
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test]
     async fn waiting_requests_are_counted_with_their_place_in_the_queue() {
         let backend = Arc::new(one_slot_backend());
-        let key = PickKey {
-            client: None,
-            path: None,
-        };
-        let first = backend.acquire(&key).await.unwrap();
+        let first = backend.acquire(&ANY).await.unwrap();
         assert_eq!(first.queued_ahead, 0, "a free slot means no queue");
-        let waiter = |b: &Arc<Backend>| {
-            let b = Arc::clone(b);
-            tokio::spawn(async move {
-                let key = PickKey {
-                    client: None,
-                    path: None,
-                };
-                b.acquire(&key).await.unwrap().queued_ahead
-            })
-        };
-        let second = waiter(&backend);
-        while Counters::get(&backend.counters.queued) < 1 {
-            tokio::task::yield_now().await;
-        }
-        let third = waiter(&backend);
-        while Counters::get(&backend.counters.queued) < 2 {
-            tokio::task::yield_now().await;
-        }
+        let second = spawn_acquire(&backend);
+        until_queued(&backend, 1).await;
+        let third = spawn_acquire(&backend);
+        until_queued(&backend, 2).await;
         assert_eq!(Counters::get(&backend.counters.queued_max), 2);
         drop(first); // the second gets the slot, then frees it for the third
-        assert_eq!(second.await.unwrap(), 0);
-        assert_eq!(third.await.unwrap(), 1);
+        assert_eq!(second.await.unwrap().unwrap(), 0);
+        assert_eq!(third.await.unwrap().unwrap(), 1);
         assert_eq!(Counters::get(&backend.counters.queued), 0);
         assert_eq!(Counters::get(&backend.counters.queued_max), 2);
     }
@@ -373,24 +374,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_queue_timeout_says_how_many_waited_ahead() {
         let backend = Arc::new(one_slot_backend());
-        let key = PickKey {
-            client: None,
-            path: None,
-        };
-        let _held = backend.acquire(&key).await.unwrap();
-        let b = Arc::clone(&backend);
-        let second = tokio::spawn(async move {
-            let key = PickKey {
-                client: None,
-                path: None,
-            };
-            b.acquire(&key).await.map(|s| s.queued_ahead)
-        });
-        while Counters::get(&backend.counters.queued) < 1 {
-            tokio::task::yield_now().await;
-        }
+        let _held = backend.acquire(&ANY).await.unwrap();
+        let second = spawn_acquire(&backend);
+        until_queued(&backend, 1).await;
         // Waits `timeout queue` (5 s on the paused clock), behind the second.
-        let third = backend.acquire(&key).await.map(|s| s.queued_ahead);
+        let third = backend.acquire(&ANY).await.map(|s| s.queued_ahead);
         assert!(
             matches!(third, Err(ConnectError::QueueTimeout { ahead: 1 })),
             "{third:?}"

@@ -246,6 +246,9 @@ fn write_headers(
 /// (`scheme://[userinfo@]authority/...`), the authority without the user information and
 /// ending at the first `/`; `None` for origin-form (`/path`) and `*`.
 fn target_authority(target: &[u8]) -> Option<(&[u8], &[u8])> {
+    if target.first() == Some(&b'/') {
+        return None; // origin-form, nearly every request: no scan for "://"
+    }
     let scheme_end = target.windows(3).position(|w| w == b"://")?;
     let scheme = &target[..scheme_end];
     if scheme.is_empty() || !scheme.iter().all(u8::is_ascii_alphanumeric) {
